@@ -1,0 +1,99 @@
+"""Cross-key checks of a config; the only place that validates a config."""
+
+import difflib
+import math
+from typing import Any, Iterable, List
+
+from fvcore.common.config import CfgNode
+
+_STAGES = ("stem", "res2", "res3", "res4")
+_KERNELS = ("linear", "kronecker")
+_MEASURES = ("magnitude", "angular", "spherical", "mean_distance")
+_SIMILARITY_NETS = ("conv", "mlp_bn")
+_LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
+
+
+def closest_keys(name: str, candidates: Iterable[str], n: int = 3) -> List[str]:
+    """Return the up to `n` candidates closest to `name`, for error messages."""
+    return difflib.get_close_matches(name, sorted(candidates), n=n, cutoff=0.4)
+
+
+def _choice(key: str, value: Any, allowed: Iterable[Any]) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{key}={value!r} is not valid; expected one of {list(allowed)}.")
+
+
+def _per_pathway(cfg: CfgNode, key: str, num_pathways: int) -> None:
+    group, name = key.split(".")
+    values = list(cfg[group][name])
+    if len(values) < num_pathways:
+        raise ValueError(
+            f"{key}={values} needs one value per pathway ({num_pathways} pathways for "
+            f"MODEL.ARCH={cfg.MODEL.ARCH!r})."
+        )
+    cfg[group][name] = values[:num_pathways]
+
+
+def _check_atfr(cfg: CfgNode) -> None:
+    num_pathways = 2 if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else 1
+    _choice("ATFR.STAGE", cfg.ATFR.STAGE, _STAGES)
+    _choice("ATFR.KERNEL", cfg.ATFR.KERNEL, _KERNELS)
+    _choice("ATFR.MEASURE", cfg.ATFR.MEASURE, _MEASURES)
+    _choice("ATFR.SIMILARITY_NET", cfg.ATFR.SIMILARITY_NET, _SIMILARITY_NETS)
+    if cfg.ATFR.EMBED_DIM < 1:
+        raise ValueError(f"ATFR.EMBED_DIM={cfg.ATFR.EMBED_DIM} must be >= 1.")
+    for key in ("ATFR.PATHWAYS", "ATFR.NUM_BINS_TRAIN", "ATFR.NUM_BINS_TEST",
+                "ATFR.BLOCK_LENGTH"):
+        _per_pathway(cfg, key, num_pathways)
+    for key in ("ATFR.NUM_BINS_TRAIN", "ATFR.NUM_BINS_TEST"):
+        group, name = key.split(".")
+        for value in cfg[group][name]:
+            if value == 0 or value < -1:
+                raise ValueError(f"{key} has {value}; use a positive B or -1 (= T).")
+    for value in cfg.ATFR.BLOCK_LENGTH:
+        if value < 0:
+            raise ValueError(f"ATFR.BLOCK_LENGTH has {value}; use 0 (whole clip) or K > 0.")
+    if cfg.ATFR.ENABLED and not any(cfg.ATFR.PATHWAYS):
+        raise ValueError("ATFR.ENABLED is True but ATFR.PATHWAYS selects no pathway.")
+
+
+def _check_batches(cfg: CfgNode) -> None:
+    procs = max(1, cfg.NUM_GPUS) if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
+    for key in ("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE"):
+        group, name = key.split(".")
+        if cfg[group][name] % procs != 0:
+            raise ValueError(
+                f"{key}={cfg[group][name]} must be divisible by the number of processes "
+                f"per machine ({procs}; NUM_GPUS={cfg.NUM_GPUS}, "
+                f"NUM_CPU_PROCESSES={cfg.NUM_CPU_PROCESSES})."
+            )
+
+
+def check_and_infer(cfg: CfgNode) -> CfgNode:
+    """Validate `cfg` in place and fill inferred values; see `assert_and_infer_cfg`."""
+    if cfg.BN.USE_PRECISE_STATS and cfg.BN.NUM_BATCHES_PRECISE < 0:
+        raise ValueError(f"BN.NUM_BATCHES_PRECISE={cfg.BN.NUM_BATCHES_PRECISE} must be >= 0.")
+    _choice("SOLVER.LR_POLICY", cfg.SOLVER.LR_POLICY, _LR_POLICIES)
+    if cfg.SOLVER.LR_POLICY == "steps_with_relative_lrs" and (
+        len(cfg.SOLVER.LRS) != len(cfg.SOLVER.STEPS)
+    ):
+        raise ValueError(
+            f"SOLVER.LRS={cfg.SOLVER.LRS} and SOLVER.STEPS={cfg.SOLVER.STEPS} must have the "
+            "same length for LR_POLICY steps_with_relative_lrs."
+        )
+    _choice("TEST.NUM_SPATIAL_CROPS", cfg.TEST.NUM_SPATIAL_CROPS, (1, 3))
+    _choice("DATA.DECODING_BACKEND", cfg.DATA.DECODING_BACKEND, ("pyav",))
+    if cfg.DATA.SPLIT not in (1, 2, 3):
+        raise ValueError(f"DATA.SPLIT={cfg.DATA.SPLIT} must be 1, 2 or 3.")
+    if cfg.NUM_GPUS == 0 and cfg.DIST_BACKEND == "nccl":
+        cfg.DIST_BACKEND = "gloo"
+    _check_batches(cfg)
+    _check_atfr(cfg)
+    if cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE:
+        cfg.MULTIGRID.DEFAULT_B = cfg.TRAIN.BATCH_SIZE
+        cfg.MULTIGRID.DEFAULT_T = cfg.DATA.NUM_FRAMES
+        cfg.MULTIGRID.DEFAULT_S = cfg.DATA.TRAIN_CROP_SIZE
+    if not math.isfinite(cfg.SOLVER.BASE_LR) or cfg.SOLVER.BASE_LR < 0:
+        raise ValueError(f"SOLVER.BASE_LR={cfg.SOLVER.BASE_LR} must be finite and >= 0.")
+    return cfg

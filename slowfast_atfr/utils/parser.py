@@ -1,0 +1,115 @@
+"""Command line arguments and config loading, as PySlowFast's tools expect them."""
+
+import argparse
+import sys
+from typing import Any, List, Mapping, Optional, Sequence
+
+import yaml
+from fvcore.common.config import CfgNode
+
+from slowfast_atfr.config.checks import closest_keys
+from slowfast_atfr.config.defaults import get_cfg
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse `--cfg FILE [FILE ...]`, distributed flags and trailing KEY VALUE overrides."""
+    parser = argparse.ArgumentParser(
+        description="Train, test and run the demo of a slowfast_atfr video model."
+    )
+    parser.add_argument("--shard_id", default=0, type=int, help="Index of this machine.")
+    parser.add_argument("--num_shards", default=1, type=int, help="Number of machines.")
+    parser.add_argument(
+        "--init_method",
+        default="tcp://localhost:9999",
+        help="Address of the rank-0 machine (tcp://host:port), or env:// under torchrun.",
+    )
+    parser.add_argument(
+        "--cfg", dest="cfg_files", nargs="+", default=["configs/Demo/RESNET3D18_ATFR.yaml"],
+        help="One or more config files, merged in order.",
+    )
+    parser.add_argument(
+        "opts", default=None, nargs=argparse.REMAINDER,
+        help="KEY VALUE pairs that override the config, e.g. SOLVER.BASE_LR 0.1",
+    )
+    return parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+
+def _unknown_key_error(key: str, node: CfgNode, prefix: str, source: str) -> KeyError:
+    full = prefix + key
+    candidates = [prefix + k for k in node.keys()]
+    hint = closest_keys(full, candidates)
+    msg = f"Unknown config key {full!r} in {source}."
+    if hint:
+        msg += f" Did you mean: {', '.join(hint)}?"
+    return KeyError(msg)
+
+
+def check_keys(node: CfgNode, values: Mapping[str, Any], source: str, prefix: str = "") -> None:
+    """Raise KeyError naming the first key of `values` that `node` does not declare.
+
+    `_BASE_` and `__BASE__` (config inheritance) are allowed at the top level.
+    """
+    for key, value in values.items():
+        if not prefix and key in ("_BASE_", "__BASE__"):
+            continue
+        if key not in node:
+            raise _unknown_key_error(key, node, prefix, source)
+        if isinstance(node[key], CfgNode):
+            if not isinstance(value, Mapping):
+                raise ValueError(f"Config key {prefix + key!r} in {source} is a group; "
+                                 f"got the value {value!r}.")
+            check_keys(node[key], value, source, prefix + key + ".")
+
+
+def merge_file(cfg: CfgNode, path: str) -> None:
+    """Merge a YAML file into `cfg`, naming any unknown key and the closest valid ones."""
+    try:
+        with open(path, "r") as f:
+            loaded = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Config file not found: {path}") from None
+    check_keys(cfg, _without_base(loaded), path)
+    cfg.merge_from_file(path)
+
+
+def _without_base(loaded: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {k: v for k, v in loaded.items() if k not in ("_BASE_", "__BASE__")}
+
+
+def merge_opts(cfg: CfgNode, opts: List[str]) -> None:
+    """Merge trailing `KEY VALUE` pairs, naming any unknown key and the closest valid ones."""
+    if len(opts) % 2 != 0:
+        raise ValueError(f"Overrides must be KEY VALUE pairs; got an odd list: {opts}")
+    for key in opts[0::2]:
+        node, prefix = cfg, ""
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if part not in node or not isinstance(node[part], CfgNode):
+                raise _unknown_key_error(part, node, prefix, "the command line overrides")
+            node, prefix = node[part], prefix + part + "."
+        if parts[-1] not in node:
+            raise _unknown_key_error(parts[-1], node, prefix, "the command line overrides")
+    cfg.merge_from_list(opts)
+
+
+def load_config(args: argparse.Namespace, path_to_config: Optional[str] = None) -> CfgNode:
+    """Build the config: defaults, then the YAML file, then the overrides, then the CLI flags.
+
+    Args:
+        args: the namespace of `parse_args` (uses `opts`, `num_shards`, `shard_id`,
+            `init_method` when present).
+        path_to_config: the YAML file; defaults to the first of `args.cfg_files`.
+    """
+    cfg = get_cfg()
+    if path_to_config is None and getattr(args, "cfg_files", None):
+        path_to_config = args.cfg_files[0]
+    if path_to_config:
+        merge_file(cfg, path_to_config)
+    if getattr(args, "opts", None):
+        merge_opts(cfg, args.opts)
+    if hasattr(args, "num_shards") and hasattr(args, "shard_id"):
+        cfg.NUM_SHARDS = args.num_shards
+        cfg.SHARD_ID = args.shard_id
+    if getattr(args, "output_dir", None):
+        cfg.OUTPUT_DIR = args.output_dir
+    return cfg
