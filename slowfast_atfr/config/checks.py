@@ -35,6 +35,30 @@ def _per_pathway(cfg: CfgNode, key: str, num_pathways: int) -> None:
     cfg[group][name] = values[:num_pathways]
 
 
+# Binned dimensions of each multi-dimensional measure: ATFR.EMBED_DIM plus this offset
+# (angular: the L-1 angles; spherical: radius and angles).
+_MULTI_DIM_OFFSET = {"angular": -1, "spherical": 0}
+
+
+def _check_multi_bins(cfg: CfgNode) -> None:
+    bins = list(cfg.ATFR.MULTI_BINS)
+    if not bins:
+        return
+    measure = cfg.ATFR.MEASURE
+    if measure not in _MULTI_DIM_OFFSET:
+        raise ValueError(
+            f"ATFR.MULTI_BINS={bins} only applies to ATFR.MEASURE 'angular' or 'spherical'; "
+            f"got ATFR.MEASURE={measure!r} (leave ATFR.MULTI_BINS empty)."
+        )
+    dims = cfg.ATFR.EMBED_DIM + _MULTI_DIM_OFFSET[measure]
+    if len(bins) != dims or any(isinstance(b, bool) or not isinstance(b, int) or b < 1
+                                for b in bins):
+        raise ValueError(
+            f"ATFR.MULTI_BINS={bins} needs {dims} positive ints for ATFR.MEASURE={measure!r} "
+            f"with ATFR.EMBED_DIM={cfg.ATFR.EMBED_DIM}."
+        )
+
+
 def _check_atfr(cfg: CfgNode) -> None:
     num_pathways = 2 if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else 1
     _choice("ATFR.STAGE", cfg.ATFR.STAGE, _STAGES)
@@ -43,6 +67,7 @@ def _check_atfr(cfg: CfgNode) -> None:
     _choice("ATFR.SIMILARITY_NET", cfg.ATFR.SIMILARITY_NET, _SIMILARITY_NETS)
     if cfg.ATFR.EMBED_DIM < 1:
         raise ValueError(f"ATFR.EMBED_DIM={cfg.ATFR.EMBED_DIM} must be >= 1.")
+    _check_multi_bins(cfg)
     for key in ("ATFR.PATHWAYS", "ATFR.NUM_BINS_TRAIN", "ATFR.NUM_BINS_TEST",
                 "ATFR.BLOCK_LENGTH"):
         _per_pathway(cfg, key, num_pathways)

@@ -243,7 +243,8 @@ def install_hooks(module: nn.Module) -> None:
             child.register_forward_hook(leave)
         geometry = _temporal_geometry(child)
         if geometry is not None:
-            child.register_forward_hook(_resample_hook(geometry))
+            # Before the scope's leave hook, so a pathway{p}_ pool notes lengths under p.
+            child.register_forward_hook(_resample_hook(geometry), prepend=True)
 
 
 def concat_padded(slow: torch.Tensor, fused: torch.Tensor, slow_pathway: int = 0,

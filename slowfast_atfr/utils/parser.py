@@ -1,6 +1,8 @@
 """Command line arguments and config loading, as PySlowFast's tools expect them."""
 
 import argparse
+import os
+import re
 import sys
 from typing import Any, List, Mapping, Optional, Sequence
 
@@ -31,7 +33,32 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "opts", default=None, nargs=argparse.REMAINDER,
         help="KEY VALUE pairs that override the config, e.g. SOLVER.BASE_LR 0.1",
     )
-    return parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    _move_overrides_out_of_cfg_files(args)
+    return args
+
+
+# A config key on the command line: upper-case names joined by dots (SOLVER.BASE_LR).
+_KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*$")
+
+
+def _move_overrides_out_of_cfg_files(args: argparse.Namespace) -> None:
+    """Give `--cfg a.yaml KEY VALUE` its overrides back.
+
+    `--cfg` takes one or more values, so argparse also swallows the KEY VALUE pairs that
+    follow it; they start at the first value that looks like a config key.
+    """
+    for i, value in enumerate(args.cfg_files):
+        if _KEY_PATTERN.match(value):
+            args.opts = args.cfg_files[i:] + list(args.opts or [])
+            args.cfg_files = args.cfg_files[:i]
+            if not args.cfg_files:
+                raise ValueError(f"--cfg got no config file before the overrides {args.opts}.")
+            return
+
+
+# Key of the file(s) a YAML config inherits from (fvcore's convention).
+_BASE_KEY = "_BASE_"
 
 
 def _unknown_key_error(key: str, node: CfgNode, prefix: str, source: str) -> KeyError:
@@ -45,13 +72,8 @@ def _unknown_key_error(key: str, node: CfgNode, prefix: str, source: str) -> Key
 
 
 def check_keys(node: CfgNode, values: Mapping[str, Any], source: str, prefix: str = "") -> None:
-    """Raise KeyError naming the first key of `values` that `node` does not declare.
-
-    `_BASE_` and `__BASE__` (config inheritance) are allowed at the top level.
-    """
+    """Raise KeyError naming the first key of `values` that `node` does not declare."""
     for key, value in values.items():
-        if not prefix and key in ("_BASE_", "__BASE__"):
-            continue
         if key not in node:
             raise _unknown_key_error(key, node, prefix, source)
         if isinstance(node[key], CfgNode):
@@ -61,19 +83,34 @@ def check_keys(node: CfgNode, values: Mapping[str, Any], source: str, prefix: st
             check_keys(node[key], value, source, prefix + key + ".")
 
 
-def merge_file(cfg: CfgNode, path: str) -> None:
-    """Merge a YAML file into `cfg`, naming any unknown key and the closest valid ones."""
+def _check_file(cfg: CfgNode, path: str) -> None:
+    """Check the keys of `path` and, first, of the files it inherits from (`_BASE_`).
+
+    Base paths are resolved as fvcore does: relative to the including file.
+    """
     try:
         with open(path, "r") as f:
             loaded = yaml.safe_load(f) or {}
     except FileNotFoundError:
         raise FileNotFoundError(f"Config file not found: {path}") from None
-    check_keys(cfg, _without_base(loaded), path)
+    if not isinstance(loaded, Mapping):
+        raise ValueError(f"Config file {path} must hold a mapping of keys; got {loaded!r}.")
+    bases = loaded.get(_BASE_KEY, [])
+    for base in [bases] if isinstance(bases, str) else bases:
+        base = os.path.expanduser(base)
+        _check_file(cfg, base if os.path.isabs(base) else os.path.join(os.path.dirname(path), base))
+    check_keys(cfg, {k: v for k, v in loaded.items() if k != _BASE_KEY}, path)
+
+
+def merge_file(cfg: CfgNode, path: str) -> None:
+    """Merge a YAML file (and its `_BASE_` files) into `cfg`.
+
+    Raises:
+        KeyError: naming an unknown key, its file and the closest valid keys.
+        FileNotFoundError: naming a missing file.
+    """
+    _check_file(cfg, path)
     cfg.merge_from_file(path)
-
-
-def _without_base(loaded: Mapping[str, Any]) -> Mapping[str, Any]:
-    return {k: v for k, v in loaded.items() if k not in ("_BASE_", "__BASE__")}
 
 
 def merge_opts(cfg: CfgNode, opts: List[str]) -> None:

@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""Reproduce the ATFR paper's claims in miniature on the built-in motion data set (CPU).
+
+    python projects/atfr/reproduce.py            # everything (about an hour on 2 free cores)
+    python projects/atfr/reproduce.py --quick    # baseline vs. ATFR only, 2 epochs (minutes)
+    python projects/atfr/reproduce.py --only kernel embed_dim
+
+Every run is `tools/run_net.py --cfg configs/Demo/RESNET3D18_ATFR.yaml KEY VALUE ...` in a
+subprocess with its own OUTPUT_DIR under --work-dir (a finished run with the same overrides
+is reused); its results are read back from OUTPUT_DIR (json_stats.log, atfr_stats_test.json).
+The baseline is the same config with ATFR.ENABLED False. Writes --results/summary.json,
+--results/tables.md and --results/plots/*.png.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+CONFIG = os.path.join(ROOT, "configs", "Demo", "RESNET3D18_ATFR.yaml")
+MARKER = "reproduce_run.json"
+
+# The paper's numbers (Mini-Kinetics, 3DResNet-18+ATFR unless noted): top-1 % and GFLOPs.
+PAPER = {
+    "main": "3DResNet-18+ATFR 69.6 top-1 at 14.0 GFLOPs (Tables 2-4, A.3)",
+    "kernel": {"linear": [69.6, None], "kronecker": [68.9, None]},
+    "embed_dim": {"1": [67.3, None], "4": [68.4, None], "8": [69.6, None], "16": [64.7, None]},
+    "bins_train": {"4": [61.4, 3.5], "8": [64.7, 4.2], "16": [64.7, 5.5], "32 (=T)": [69.6, 14.0]},
+    "bins_test": {"4": [51.1, 3.5], "8": [61.4, 5.0], "16": [64.4, 8.0], "32 (=T)": [69.6, 14.0]},
+    "placement": {"none": [77.9, 1.9], "stem": [77.8, 0.9], "res2": [78.0, 1.1],
+                  "res3": [78.0, 1.3]},
+    "frames": {"atfr 32x1": [67.3, 14.0], "atfr 32x2": [69.6, 14.0], "atfr 64x1": [72.1, 21.1],
+               "atfr 64x2": [74.8, 21.1]},
+}
+ABLATIONS = {
+    "kernel": "Table 2: sampling kernel",
+    "embed_dim": "Table 3: dimension L of the similarity space",
+    "bins_train": "Table A.3: number of bins B, at training and test",
+    "bins_test": "Table A.4: number of bins B at test only (trained with B = T)",
+    "placement": "Table 6: stage after which SGS runs (paper: X3D-S)",
+    "frames": "Table 4: frames x stride changed at inference (trained with T x r)",
+}
+
+
+@dataclass
+class Run:
+    """One tools/run_net.py call: train+test, or test only with the weights of another run."""
+
+    name: str
+    overrides: List[str] = field(default_factory=list)
+    weights_of: Optional[str] = None
+
+
+def main_runs() -> List[Run]:
+    return [Run("baseline", ["ATFR.ENABLED", "False"]), Run("atfr")]
+
+
+def ablation_runs(name: str, frames: int, rate: int) -> List[Tuple[str, Union[str, Run]]]:
+    """(setting, run) pairs of an ablation; a str run names a main run that is reused."""
+    bins = sorted({max(1, frames // 4), max(1, frames // 2), frames})
+    if name == "kernel":
+        return [("linear", "atfr"), ("kronecker", Run("kernel_kronecker",
+                                                      ["ATFR.KERNEL", "kronecker"]))]
+    if name == "embed_dim":
+        return [(str(dim), "atfr" if dim == 8 else Run(f"embed_dim_{dim}",
+                                                       ["ATFR.EMBED_DIM", str(dim)]))
+                for dim in (1, 4, 8, 16)]
+    if name == "bins_train":
+        return [(f"{b} (=T)" if b == frames else str(b), "atfr" if b == frames else Run(
+            f"bins_train_{b}", ["ATFR.NUM_BINS_TRAIN", f"[{b}]", "ATFR.NUM_BINS_TEST", f"[{b}]"]))
+            for b in bins]
+    if name == "bins_test":
+        return [(f"{b} (=T)" if b == frames else str(b), "atfr" if b == frames else Run(
+            f"bins_test_{b}", ["ATFR.NUM_BINS_TEST", f"[{b}]"], weights_of="atfr"))
+            for b in bins]
+    if name == "placement":
+        return [("none", "baseline"), ("stem", Run("placement_stem", ["ATFR.STAGE", "stem"])),
+                ("res2", "atfr"), ("res3", Run("placement_res3", ["ATFR.STAGE", "res3"]))]
+    settings = [(frames, max(1, rate // 2)), (frames, rate), (2 * frames, max(1, rate // 2))]
+    pairs: List[Tuple[str, Union[str, Run]]] = []
+    for model in ("baseline", "atfr"):
+        for t, r in settings:
+            off = ["ATFR.ENABLED", "False"] if model == "baseline" else []
+            pairs.append((f"{model} {t}x{r}", model if (t, r) == (frames, rate) else Run(
+                f"frames_{model}_{t}x{r}", off + ["DATA.NUM_FRAMES", str(t),
+                                                  "DATA.SAMPLING_RATE", str(r)], model)))
+    return pairs
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="Baseline vs. ATFR only, --epochs (default 2) epochs.")
+    parser.add_argument("--only", nargs="+", default=[], choices=sorted(ABLATIONS),
+                        help="Run only these ablations (plus baseline and ATFR).")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="SOLVER.MAX_EPOCH of every training (default: the config's; "
+                             "2 with --quick).")
+    parser.add_argument("--work-dir", default="/tmp/atfr_reproduce",
+                        help="Run folders, checkpoints and the demo data set.")
+    parser.add_argument("--results", default=os.path.join(ROOT, "projects", "atfr", "results"),
+                        help="Where summary.json, tables.md and plots/ go.")
+    parser.add_argument("--bench-clips", type=int, default=32,
+                        help="BENCHMARK.NUM_CLIPS of the clips/s measurement.")
+    parser.add_argument("opts", nargs=argparse.REMAINDER,
+                        help="KEY VALUE overrides for every run.")
+    args = parser.parse_args()
+    if args.epochs is None and args.quick:
+        args.epochs = 2
+    return args
+
+
+def common_opts(args: argparse.Namespace) -> List[str]:
+    """Overrides shared by every run: data location, no demo job, epochs."""
+    opts = ["DATA.PATH_TO_DATA_DIR", os.path.join(args.work_dir, "demo_data"),
+            "DEMO.ENABLE", "False"]
+    if args.epochs is not None:
+        opts += ["SOLVER.MAX_EPOCH", str(args.epochs)]
+    return opts + list(args.opts or [])
+
+
+def last_checkpoint(output_dir: str) -> str:
+    from slowfast_atfr.utils.checkpoint import get_checkpoint_dir, get_last_checkpoint
+
+    path = get_last_checkpoint(get_checkpoint_dir(output_dir))
+    if path is None:
+        raise FileNotFoundError(f"No checkpoint in {output_dir}; did its training fail?")
+    return path
+
+
+def run_opts(run: Run, args: argparse.Namespace, done: Dict[str, Dict[str, Any]]) -> List[str]:
+    opts = common_opts(args) + list(run.overrides)
+    if run.weights_of:
+        opts += ["TRAIN.ENABLE", "False", "TEST.ENABLE", "True",
+                 "TEST.CHECKPOINT_FILE_PATH", last_checkpoint(done[run.weights_of]["output_dir"])]
+    return opts + ["OUTPUT_DIR", os.path.join(args.work_dir, run.name)]
+
+
+def baseline_gflops(opts: List[str]) -> float:
+    """GFLOPs of the non-ATFR model of `opts` (constant per clip), as the test loop counts."""
+    from slowfast_atfr.config.defaults import assert_and_infer_cfg
+    from slowfast_atfr.models import build_model
+    from slowfast_atfr.utils.flops import CostTable
+    from slowfast_atfr.utils.parser import load_config
+
+    cfg = assert_and_infer_cfg(load_config(argparse.Namespace(opts=opts), CONFIG))
+    cfg.ATFR.ENABLED = False
+    size = cfg.DATA.TEST_CROP_SIZE
+    shape = [cfg.DATA.INPUT_CHANNEL_NUM[0], cfg.DATA.NUM_FRAMES, size, size]
+    return CostTable(build_model(cfg), [shape], conv_linear_only=True).baseline_gflops()
+
+
+def execute(run: Run, args: argparse.Namespace,
+            done: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """Train and/or test one run (or reuse it when finished with the same overrides)."""
+    from slowfast_atfr.visualization.run_outputs import load_run
+
+    opts = run_opts(run, args, done)
+    out = opts[-1]
+    marker = os.path.join(out, MARKER)
+    if os.path.isfile(marker):
+        with open(marker) as f:
+            previous = json.load(f)
+        if previous.get("opts") == opts:
+            print(f"[reproduce] {run.name}: reusing {out}", flush=True)
+            return previous["result"]
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(args.work_dir, exist_ok=True)
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "run_net.py"), "--cfg", CONFIG, *opts]
+    print(f"[reproduce] {run.name}: {' '.join(cmd[1:])}", flush=True)
+    start = time.time()
+    with open(os.path.join(args.work_dir, f"{run.name}.log"), "w") as log:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"Run {run.name} failed (exit {proc.returncode}); see "
+                           f"{os.path.join(args.work_dir, run.name + '.log')}.")
+    result = {**load_run(out, run.name), "output_dir": out, "wall_s": time.time() - start,
+              "trained": not run.weights_of, "overrides": list(run.overrides)}
+    if result["gflops"] is None and not result["atfr"]:
+        result["gflops"] = baseline_gflops(opts)
+    print(f"[reproduce] {run.name}: top-1 {result['top1']}, GFLOPs {result['gflops']}, "
+          f"{result['wall_s']:.0f} s", flush=True)
+    with open(marker, "w") as f:
+        json.dump({"opts": opts, "result": result}, f, indent=1)
+    return result
+
+
+def benchmark(args: argparse.Namespace, atfr: Dict[str, Any]) -> Dict[str, Any]:
+    """tools/benchmark_net.py on the trained ATFR model and its twin: clips/s, memory."""
+    out = os.path.join(args.work_dir, "benchmark")
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark_net.py"), "--cfg", CONFIG,
+           *common_opts(args), "TEST.CHECKPOINT_FILE_PATH", last_checkpoint(atfr["output_dir"]),
+           "BENCHMARK.NUM_CLIPS", str(args.bench_clips), "OUTPUT_DIR", out]
+    print(f"[reproduce] benchmark: {' '.join(cmd[1:])}", flush=True)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"Benchmark failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def sgs_figures(args: argparse.Namespace, atfr: Dict[str, Any], plots_dir: str) -> List[str]:
+    """Fig. A.5 for the first test clip of the static and of the fast-motion class."""
+    from slowfast_atfr.config.defaults import assert_and_infer_cfg
+    from slowfast_atfr.datasets import build_dataset
+    from slowfast_atfr.utils.parser import load_config
+    from slowfast_atfr.visualization.sgs_maps import render_sgs_figure
+
+    opts = common_opts(args) + ["TEST.CHECKPOINT_FILE_PATH", last_checkpoint(atfr["output_dir"])]
+    cfg = assert_and_infer_cfg(load_config(argparse.Namespace(opts=opts), CONFIG))
+    dataset = build_dataset(cfg.TEST.DATASET, cfg, "test")
+    paths = []
+    for label, name in ((0, "static"), (2, "fast_motion")):
+        video = dataset.labels.index(label)
+        path = os.path.join(plots_dir, f"sgs_maps_{name}.png")
+        paths.append(render_sgs_figure(cfg, path, video * dataset.num_clips_per_video))
+    return paths
+
+
+def _fmt(value: Any, spec: str = "{:.2f}") -> str:
+    return "-" if value is None else spec.format(value)
+
+
+def _first(value: Any) -> Optional[float]:
+    """A B' value of pathway 0 (the stats hold one per pathway)."""
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value
+
+
+def targets(summary: Dict[str, Any]) -> Dict[str, Any]:
+    """The done-when checks: top-1 within 1 point at >= 40% fewer GFLOPs; static < fast B'."""
+    base, atfr = summary["baseline"], summary["atfr"]
+    by_class = {k: _first(v) for k, v in (atfr.get("mean_bprime_by_class") or {}).items()}
+    gap = None if None in (atfr["top1"], base["top1"]) else atfr["top1"] - base["top1"]
+    saved = 100.0 * (1.0 - atfr["gflops"] / base["gflops"])
+    static, fast = by_class.get("static"), by_class.get("fast_motion")
+    return {"top1_gap_points": gap, "top1_within_1_point": gap is not None and gap >= -1.0,
+            "gflops_reduction_pct": saved, "gflops_reduction_at_least_40pct": saved >= 40.0,
+            "static_mean_bprime": static, "fast_motion_mean_bprime": fast,
+            "static_below_fast_motion": None not in (static, fast) and static < fast}
+
+
+def summary_tables(summary: Dict[str, Any]) -> str:
+    """Markdown tables of everything the summary holds."""
+    lines = ["## Baseline vs. ATFR (3DResNet-18, demo data set)", "",
+             "| model | top-1 | top-5 | mean GFLOPs/clip | mean B' | clips/s | train s/iter "
+             "| params | run wall s |", "|---|---|---|---|---|---|---|---|---|"]
+    for name in ("baseline", "atfr"):
+        r = summary[name]
+        lines.append(f"| {name} | {_fmt(r['top1'])} | {_fmt(r['top5'])} | "
+                     f"{_fmt(r['gflops'], '{:.4f}')} | {_fmt(_first(r.get('mean_bprime')))} | "
+                     f"{_fmt(r['clips_per_s'], '{:.1f}')} | {_fmt(r['train_iter_s'], '{:.3f}')} "
+                     f"| {r['params']:,} | {_fmt(r['wall_s'], '{:.0f}')} |")
+    t = summary["targets"]
+    lines += ["", f"Top-1 difference (ATFR - baseline): {_fmt(t['top1_gap_points'])} points "
+              f"(target >= -1: {t['top1_within_1_point']}); GFLOPs saved: "
+              f"{_fmt(t['gflops_reduction_pct'], '{:.1f}')}% (target >= 40: "
+              f"{t['gflops_reduction_at_least_40pct']}); mean B' static "
+              f"{_fmt(t['static_mean_bprime'])} vs. fast_motion "
+              f"{_fmt(t['fast_motion_mean_bprime'])} (static lower: "
+              f"{t['static_below_fast_motion']}).", "",
+              "## Mean B' per class (Table 5), lowest first", "", "| class | mean B' |",
+              "|---|---|"]
+    by_class = {k: _first(v) for k, v in (summary.get("mean_bprime_by_class") or {}).items()}
+    for name, value in sorted(by_class.items(), key=lambda kv: kv[1]):
+        lines.append(f"| {name} | {value:.2f} |")
+    for ablation, title in ABLATIONS.items():
+        if ablation not in summary:
+            continue
+        paper = PAPER[ablation]
+        lines += ["", f"## {title}", "", "| setting | top-1 | mean GFLOPs/clip | mean B' | "
+                  "paper top-1 | paper GFLOPs |", "|---|---|---|---|---|---|"]
+        for setting, r in summary[ablation]["runs"].items():
+            ref = paper.get(setting, [None, None])
+            lines.append(f"| {setting} | {_fmt(r['top1'])} | {_fmt(r['gflops'], '{:.4f}')} | "
+                         f"{_fmt(_first(r.get('mean_bprime')))} | {_fmt(ref[0], '{:.1f}')} | "
+                         f"{_fmt(ref[1], '{:.1f}')} |")
+    return "\n".join(lines) + "\n"
+
+
+def clip_geometry(args: argparse.Namespace) -> Tuple[int, int]:
+    """(DATA.NUM_FRAMES, DATA.SAMPLING_RATE) the runs train with."""
+    from slowfast_atfr.utils.parser import load_config
+
+    cfg = load_config(argparse.Namespace(opts=common_opts(args)), CONFIG)
+    return cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE
+
+
+def main() -> None:
+    args = parse_args()
+    from slowfast_atfr.datasets.demo import ensure_demo_dataset
+    from slowfast_atfr.visualization.report import plot_summary
+
+    start = time.time()
+    ensure_demo_dataset(os.path.join(args.work_dir, "demo_data"))
+    done: Dict[str, Dict[str, Any]] = {}
+    for run in main_runs():
+        done[run.name] = execute(run, args, done)
+    summary: Dict[str, Any] = {"command": " ".join([os.path.relpath(__file__, ROOT)] +
+                                                   sys.argv[1:]),
+                               "paper": PAPER}
+    bench = benchmark(args, done["atfr"])
+    for name in ("baseline", "atfr"):
+        summary[name] = {**done[name], "clips_per_s": bench[name]["infer_clips_per_s"],
+                         "train_iter_s": bench[name]["train_iter_s"],
+                         "params": bench[name]["params"]}
+    summary["benchmark"] = bench
+    summary["mean_bprime_by_class"] = done["atfr"]["mean_bprime_by_class"]
+    names = [] if args.quick else (args.only or sorted(ABLATIONS))
+    for ablation in names:
+        entry: Dict[str, Any] = {"table": ABLATIONS[ablation], "runs": {}}
+        for setting, run in ablation_runs(ablation, *clip_geometry(args)):
+            if isinstance(run, str):
+                entry["runs"][setting] = done[run]
+            else:
+                done[run.name] = entry["runs"][setting] = execute(run, args, done)
+        summary[ablation] = entry
+    summary["targets"] = targets(summary)
+    summary["elapsed_s"] = time.time() - start
+    os.makedirs(args.results, exist_ok=True)
+    with open(os.path.join(args.results, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1, sort_keys=True)
+    with open(os.path.join(args.results, "tables.md"), "w") as f:
+        f.write(summary_tables(summary))
+    plots_dir = os.path.join(args.results, "plots")
+    plot_summary(os.path.join(args.results, "summary.json"), plots_dir)
+    sgs_figures(args, done["atfr"], plots_dir)
+    print(summary_tables(summary))
+    print(json.dumps({"targets": summary["targets"], "elapsed_s": summary["elapsed_s"]}))
+
+
+if __name__ == "__main__":
+    main()

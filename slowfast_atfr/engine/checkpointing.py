@@ -1,0 +1,64 @@
+"""The train loop's use of `slowfast_atfr.utils.checkpoint`: save, resume, reload.
+
+Only rank 0 writes; every rank waits for the file, then all ranks read the same file.
+Files hold the plain BatchNorm layout, so they load into a model of any BN.NORM_TYPE
+(multigrid switches between them) and into the test model.
+"""
+
+from typing import TYPE_CHECKING, Optional, Tuple
+
+from slowfast_atfr.utils import bn_helper, logging
+from slowfast_atfr.utils import checkpoint as cu
+from slowfast_atfr.utils import distributed as du
+
+if TYPE_CHECKING:
+    from slowfast_atfr.engine.trainer import Trainer
+
+logger = logging.get_logger(__name__)
+
+
+def save(trainer: "Trainer", epoch: int, iterations_done: Optional[int] = None) -> str:
+    """Save after 0-based `epoch` ends, or after `iterations_done` iterations inside it."""
+    path = cu.save_checkpoint(
+        trainer.cfg.OUTPUT_DIR, bn_helper.NormalBNView(trainer.model), trainer.optimizer,
+        epoch, trainer.cfg, scaler=trainer.scaler, iteration=iterations_done,
+    )
+    du.synchronize()
+    return path
+
+
+def load_into(trainer: "Trainer", path: str) -> dict:
+    """Load model (any BN layout), optimizer and scaler state of `path` into the trainer."""
+    checkpoint = cu.read_checkpoint(path)
+    state = bn_helper.to_model_bn_state(cu.convert_names(checkpoint, caffe2=False),
+                                        trainer.model)
+    cu.load_state(trainer.model, state, partial=False, source=path)
+    if checkpoint.get("optimizer_state"):
+        trainer.optimizer.load_state_dict(checkpoint["optimizer_state"])
+    if checkpoint.get("scaler_state"):
+        trainer.scaler.load_state_dict(checkpoint["scaler_state"])
+    return {"epoch": int(checkpoint.get("epoch", -1)),
+            "iteration": int(checkpoint.get("iteration", 0))}
+
+
+def resume(trainer: "Trainer") -> Tuple[int, int]:
+    """(start epoch, start iteration inside it): AUTO_RESUME from OUTPUT_DIR's last
+    checkpoint (possibly mid-epoch), else TRAIN.CHECKPOINT_FILE_PATH, else scratch."""
+    cfg = trainer.cfg
+    if cfg.TRAIN.AUTO_RESUME and cu.has_checkpoint(cfg.OUTPUT_DIR):
+        path = cu.get_last_checkpoint(cfg.OUTPUT_DIR)
+        info = load_into(trainer, path)
+        start_epoch, start_iter = info["epoch"] + 1, info["iteration"]
+        logger.info("Resumed from %s at epoch %d, iteration %d.", path, start_epoch + 1,
+                    start_iter)
+        return start_epoch, start_iter
+    start = cu.load_train_state(cfg, trainer.model, trainer.optimizer, trainer.scaler)
+    return start.start_epoch, start.start_iter
+
+
+def reload_last(trainer: "Trainer") -> None:
+    """Load the last checkpoint of OUTPUT_DIR into the rebuilt model (multigrid shape change)."""
+    path = cu.get_last_checkpoint(trainer.cfg.OUTPUT_DIR)
+    if path is not None:
+        load_into(trainer, path)
+        logger.info("Reloaded %s after the shape change.", path)

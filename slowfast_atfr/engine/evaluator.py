@@ -1,0 +1,124 @@
+"""The multi-view test loop: per-video accuracy, videos scored, ATFR GFLOPs and B'."""
+
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+import torch
+from fvcore.common.config import CfgNode
+
+from slowfast_atfr.datasets import loader as data_loader
+from slowfast_atfr.engine.setup import default_setup
+from slowfast_atfr.models import build_model
+from slowfast_atfr.utils import atfr_meter, logging, misc
+from slowfast_atfr.utils import checkpoint as cu
+from slowfast_atfr.utils import distributed as du
+from slowfast_atfr.utils.atfr_meter import ATFRStatsMeter
+from slowfast_atfr.utils.test_meter import TestMeter
+
+logger = logging.get_logger(__name__)
+
+
+def class_names(cfg: CfgNode) -> Optional[List[str]]:
+    """Class names from DEMO.LABEL_FILE_PATH, else DATA.PATH_TO_DATA_DIR/classes.json.
+
+    A json file maps name -> index (PySlowFast's demo format) or lists the names; a text
+    file has one name per line. None when there is no such file.
+    """
+    path = cfg.DEMO.LABEL_FILE_PATH
+    if not path:
+        path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "classes.json")
+        if not os.path.isfile(path):
+            return None
+    elif not os.path.isfile(path):
+        raise FileNotFoundError(f"DEMO.LABEL_FILE_PATH={path!r} does not exist.")
+    with open(path) as f:
+        if not path.endswith(".json"):
+            return [line.strip() for line in f if line.strip()]
+        data = json.load(f)
+    if isinstance(data, dict):
+        names = [""] * (max(data.values()) + 1)
+        for name, index in data.items():
+            names[int(index)] = name
+        return names
+    return [str(name) for name in data]
+
+
+def _cost_fns(model: torch.nn.Module, shapes: List[List[int]]):
+    """(gflops_of(lengths), baseline GFLOPs) of one clip, from the per-length cost table."""
+    from slowfast_atfr.utils.flops import CostTable
+
+    table = CostTable(model, shapes, conv_linear_only=True)
+    return table.gflops, table.baseline_gflops()
+
+
+@torch.no_grad()
+def perform_test(cfg: CfgNode, model: torch.nn.Module,
+                 loader: torch.utils.data.DataLoader) -> Dict[str, Any]:
+    """Run every view of the test set; returns the final stats (also in json_stats)."""
+    dataset = loader.dataset
+    device = du.device_of(cfg)
+    inner = du.unwrap_model(model)
+    meter = TestMeter(len(dataset), cfg.MODEL.NUM_CLASSES, cfg.DATA.ENSEMBLE_METHOD,
+                      num_videos=dataset.num_videos)
+    stats_meter, shapes = None, None
+    model.eval()
+    for inputs, labels, index, meta in loader:
+        shapes = shapes or [list(x.shape[1:]) for x in inputs]
+        logits = model(misc.to_device(inputs, device)).float()
+        valid = meta["valid"]
+        video_ids = torch.tensor([dataset.video_index(int(i)) for i in index])
+        gathered = du.all_gather([logits, labels.to(device), index.to(device),
+                                  video_ids.to(device), valid.to(device)])
+        meter.update_stats(*[g.cpu() for g in gathered])
+        meter.add_bad_videos(du.all_gather_strings(misc.bad_videos_of(meta)))
+        lengths = inner.temporal_lengths
+        if lengths is not None:
+            if stats_meter is None:
+                stats_meter = ATFRStatsMeter(len(dataset), lengths.shape[1])
+            g_lengths, g_index, g_labels, g_valid = du.all_gather(
+                [lengths.to(device), index.to(device), labels.to(device), valid.to(device)])
+            stats_meter.update(g_index.cpu(), g_lengths.cpu(), g_labels.cpu(), g_valid.cpu())
+    skipped = torch.unique(meter.video_ids[meter.seen & ~meter.valid]).tolist()
+    paths = getattr(dataset, "paths", None)
+    if paths is not None:
+        meter.add_bad_videos([paths[v] for v in skipped])
+    stats = meter.log_final(cfg.OUTPUT_DIR)
+    if du.is_master_proc() and shapes is not None:
+        stats.update(_cost_stats(cfg, inner, shapes, stats_meter))
+    _save_results(cfg, meter)
+    return stats
+
+
+def _cost_stats(cfg: CfgNode, model: torch.nn.Module, shapes: List[List[int]],
+                stats_meter: Optional[ATFRStatsMeter]) -> Dict[str, Any]:
+    """Mean GFLOPs (and B' statistics) of the test clips; written for ATFR models."""
+    gflops_of, baseline = _cost_fns(model, shapes)
+    if stats_meter is None:
+        logger.info("GFLOPs per clip (no temporal sampler): %.4f", baseline)
+        return {"gflops": baseline}
+    summary = stats_meter.summary(gflops_of, baseline, class_names(cfg))
+    atfr_meter.log_and_write(summary, cfg.OUTPUT_DIR, "test")
+    return {k: summary[k] for k in ("mean_gflops", "baseline_gflops", "bprime_histogram",
+                                    "mean_bprime", "num_clips")}
+
+
+def _save_results(cfg: CfgNode, meter: TestMeter) -> None:
+    """Save the ensembled video predictions to TEST.SAVE_RESULTS_PATH (rank 0)."""
+    if not cfg.TEST.SAVE_RESULTS_PATH or not du.is_master_proc():
+        return
+    path = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
+    torch.save(meter.video_predictions(), path)
+    logger.info("Saved the video predictions to %s.", path)
+
+
+def test(cfg: CfgNode) -> Dict[str, Any]:
+    """Entry of one test process (see `slowfast_atfr.engine.launch.launch_job`)."""
+    default_setup(cfg, "test")
+    model = build_model(cfg)
+    cu.load_test_checkpoint(cfg, model)
+    model = du.place_model(cfg, model)
+    loader = data_loader.construct_loader(cfg, "test")
+    logger.info("Testing %d clips (%d videos x %d views).", len(loader.dataset),
+                loader.dataset.num_videos, loader.dataset.num_clips_per_video)
+    return perform_test(cfg, model, loader)

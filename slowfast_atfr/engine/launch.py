@@ -1,0 +1,81 @@
+"""Run a job in NUM_GPUS (or NUM_CPU_PROCESSES) processes per machine, or under torchrun."""
+
+import argparse
+import os
+from typing import Callable, Sequence
+
+import torch
+import torch.multiprocessing as mp
+from fvcore.common.config import CfgNode
+
+from slowfast_atfr.utils import distributed as du
+
+Job = Callable[[CfgNode], object]
+
+
+def processes_per_machine(cfg: CfgNode) -> int:
+    """NUM_GPUS, or NUM_CPU_PROCESSES when NUM_GPUS is 0."""
+    return cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
+
+
+def _worker(local_rank: int, func: Job, init_method: str, cfg: CfgNode) -> None:
+    if cfg.NUM_GPUS > 0:
+        torch.cuda.set_device(local_rank)
+    du.init_process_group(
+        local_rank=local_rank, local_world_size=processes_per_machine(cfg),
+        shard_id=cfg.SHARD_ID, num_shards=cfg.NUM_SHARDS, init_method=init_method,
+        backend=cfg.DIST_BACKEND,
+    )
+    try:
+        func(cfg)
+    finally:
+        du.destroy_process_group()
+
+
+def launch_job(cfg: CfgNode, init_method: str, func: Job) -> None:
+    """Run `func(cfg)` in every process of the job.
+
+    Under torchrun (RANK, WORLD_SIZE and LOCAL_RANK set) this process is one rank and joins
+    through env://. Otherwise one process per GPU (or per CPU process) is spawned on this
+    machine and joins `init_method` as shard SHARD_ID of NUM_SHARDS; a single process runs
+    `func` directly without a process group.
+    """
+    if du.launched_by_torchrun():
+        local_rank = int(os.environ["LOCAL_RANK"])
+        if cfg.NUM_GPUS > 0:
+            torch.cuda.set_device(local_rank)
+        world = int(os.environ["WORLD_SIZE"])
+        torch.distributed.init_process_group(backend=cfg.DIST_BACKEND, init_method="env://",
+                                             world_size=world, rank=int(os.environ["RANK"]))
+        try:
+            func(cfg)
+        finally:
+            du.destroy_process_group()
+        return
+    nprocs = processes_per_machine(cfg)
+    if nprocs * cfg.NUM_SHARDS == 1:
+        func(cfg)
+        return
+    mp.spawn(_worker, nprocs=nprocs, args=(func, init_method, cfg), daemon=False)
+
+
+def run_net(args: argparse.Namespace, jobs: Sequence[str] = ("train", "test", "demo")) -> None:
+    """For each `--cfg` file: train if TRAIN.ENABLE, test if TEST.ENABLE, demo if DEMO.ENABLE.
+
+    Each job gets its own copy of the config (multigrid rewrites the training one).
+    The demo runs in this process only.
+    """
+    from slowfast_atfr.config.defaults import assert_and_infer_cfg
+    from slowfast_atfr.engine.demo import run_demo
+    from slowfast_atfr.engine.evaluator import test
+    from slowfast_atfr.engine.trainer import train
+    from slowfast_atfr.utils.parser import load_config
+
+    for path in args.cfg_files:
+        cfg = assert_and_infer_cfg(load_config(args, path))
+        if "train" in jobs and cfg.TRAIN.ENABLE:
+            launch_job(cfg.clone(), args.init_method, train)
+        if "test" in jobs and cfg.TEST.ENABLE:
+            launch_job(cfg.clone(), args.init_method, test)
+        if "demo" in jobs and cfg.DEMO.ENABLE:
+            run_demo(cfg.clone())

@@ -1,0 +1,94 @@
+"""B' and per-clip GFLOPs statistics of an adaptive (ATFR) model over a data set.
+
+GFLOPs of an adaptive model are the mean of per-clip GFLOPs (paper Sec. 5.1), not the
+cost of one random clip; the B' histogram is Fig. 3 and the mean B' per class Table 5.
+"""
+
+import json
+import os
+from collections import Counter
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+import torch
+
+from slowfast_atfr.utils import logging
+
+logger = logging.get_logger(__name__)
+
+
+class ATFRStatsMeter:
+    """Per-clip B' (temporal length after the sampler, per pathway) stored by clip index.
+
+    Args:
+        num_clips: clips of the data set (a clip seen twice is counted once).
+        num_pathways: P.
+    """
+
+    def __init__(self, num_clips: int, num_pathways: int) -> None:
+        self.lengths = torch.full((num_clips, num_pathways), -1, dtype=torch.long)
+        self.labels = torch.full((num_clips,), -1, dtype=torch.long)
+
+    def update(self, clip_ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor,
+               valid: Optional[torch.Tensor] = None) -> None:
+        """Record `lengths` [N, P] (model.temporal_lengths) of clips `clip_ids` [N].
+
+        Clips with `valid` False (skipped bad videos) are not recorded.
+        """
+        keep = torch.ones_like(clip_ids, dtype=torch.bool) if valid is None else valid.bool()
+        ids = clip_ids.long().cpu()[keep.cpu()]
+        self.lengths[ids] = lengths.long().cpu()[keep.cpu()]
+        self.labels[ids] = labels.long().cpu()[keep.cpu()]
+
+    def _recorded(self) -> torch.Tensor:
+        return (self.lengths >= 0).all(dim=1)
+
+    def length_counts(self) -> Counter:
+        """How many clips have each per-pathway length tuple."""
+        return Counter(tuple(row) for row in self.lengths[self._recorded()].tolist())
+
+    def summary(self, gflops_of: Callable[[Tuple[int, ...]], float], baseline_gflops: float,
+                class_names: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+        """Mean GFLOPs, baseline GFLOPs, B' histogram per pathway and mean B' per class.
+
+        Args:
+            gflops_of: GFLOPs of one clip given its per-pathway lengths (a CostTable).
+            baseline_gflops: the same model's GFLOPs without the sampler (lengths = T).
+            class_names: optional names for the per-class table (default: the indices).
+        """
+        counts = self.length_counts()
+        num_clips = sum(counts.values())
+        total = sum(n * gflops_of(lengths) for lengths, n in counts.items())
+        recorded = self._recorded()
+        lengths, labels = self.lengths[recorded], self.labels[recorded]
+        histogram = {}
+        for p in range(self.lengths.shape[1]):
+            values, freq = torch.unique(lengths[:, p], return_counts=True)
+            histogram[f"pathway{p}"] = {str(v): int(c) for v, c in zip(values.tolist(),
+                                                                         freq.tolist())}
+        by_class = {}
+        for label in torch.unique(labels).tolist():
+            name = class_names[label] if class_names and label < len(class_names) else label
+            by_class[str(name)] = lengths[labels == label].float().mean(0).tolist()
+        return {"mean_gflops": total / num_clips if num_clips else 0.0,
+                "baseline_gflops": baseline_gflops,
+                "mean_bprime": lengths.float().mean(0).tolist() if num_clips else [],
+                "bprime_histogram": histogram, "mean_bprime_by_class": by_class,
+                "num_clips": num_clips}
+
+
+def log_and_write(stats: Dict[str, Any], output_dir: str, split: str) -> str:
+    """Log the ATFR summary and write it to OUTPUT_DIR/atfr_stats_<split>.json."""
+    logger.info("ATFR (%s, %d clips): mean GFLOPs %.4f with the sampler, %.4f without "
+                "(%.1f%% saved); mean B' %s", split, stats["num_clips"], stats["mean_gflops"],
+                stats["baseline_gflops"],
+                100.0 * (1.0 - stats["mean_gflops"] / max(stats["baseline_gflops"], 1e-12)),
+                [round(v, 3) for v in stats["mean_bprime"]])
+    for pathway, hist in stats["bprime_histogram"].items():
+        logger.info("B' histogram %s: %s", pathway,
+                    ", ".join(f"B'={k}: {v}" for k, v in sorted(hist.items(),
+                                                                key=lambda kv: int(kv[0]))))
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, f"atfr_stats_{split}.json")
+    with open(path, "w") as f:
+        json.dump(stats, f, indent=2, sort_keys=True)
+    return path

@@ -1,0 +1,389 @@
+"""Cost of a model with and without ATFR, measured in one run (ATFR_SPEC.md sec. 4, App. B).
+
+The configured model ("atfr": ATFR.ENABLED True) and its twin ("baseline": the same config
+with ATFR.ENABLED False) are measured side by side on the same real clips of the test split:
+
+- mean GFLOPs per clip: exact per clip via `CostTable` (fvcore, one multiply-add = one FLOP,
+  convolutions/linear layers only, as the published tables), over BENCHMARK.NUM_CLIPS clips;
+- parameters;
+- inference clips/s: eval, no grad, batch BENCHMARK.BATCH_SIZE, after
+  BENCHMARK.WARMUP_ITERS batches; the two models are timed alternately, best of 3 rounds,
+  so that load from other processes hits both alike;
+- training iteration time: forward, loss, backward and an SGD step on the same batches;
+- peak memory of one inference batch and one training iteration, on top of what was alive
+  before it (weights, inputs): on CUDA `torch.cuda.max_memory_allocated`; on CPU the
+  process's peak resident set (Linux VmHWM, reset through /proc/self/clear_refs after
+  `malloc_trim`), which is approximate (the allocator's own caching counts too); where
+  VmHWM cannot be reset, the `ru_maxrss` growth, a lower bound.
+
+The ATFR model's weights come from TEST.CHECKPOINT_FILE_PATH when it is set (B', and so
+GFLOPs and speed, depend on trained weights); otherwise both models are randomly
+initialised. The baseline's cost does not depend on its weights.
+"""
+
+import ctypes
+import gc
+import json
+import math
+import os
+import resource
+import time
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+import torch
+from fvcore.common.config import CfgNode
+
+from slowfast_atfr.utils import logging
+
+logger = logging.get_logger(__name__)
+
+Batch = Tuple[List[torch.Tensor], torch.Tensor]
+VARIANTS = (("baseline", False), ("atfr", True))
+_ROUNDS = 3
+
+
+def spread_indices(count: int, total: int) -> List[int]:
+    """`count` indices spread evenly over range(total) (all of them when total <= count)."""
+    if total <= count:
+        return list(range(total))
+    step = total / count
+    return [int(i * step) for i in range(count)]
+
+
+def load_clips(cfg: CfgNode, num_clips: int) -> List[Tuple[List[torch.Tensor], int]]:
+    """Up to `num_clips` decoded test clips, spread over the test split (so over classes).
+
+    Returns:
+        [(frames: one [C, T, H, W] tensor per pathway, label)]; clips of videos that could
+        not be decoded (meta["valid"] False) are left out.
+    """
+    from slowfast_atfr.datasets import build_dataset
+
+    dataset = build_dataset(cfg.TEST.DATASET, cfg, "test")
+    clips = []
+    for index in spread_indices(num_clips, len(dataset)):
+        frames, label, _, meta = dataset[index]
+        if meta.get("valid", True):
+            clips.append((frames, int(label)))
+    if not clips:
+        raise ValueError(f"No decodable clip in the test split of {cfg.DATA.PATH_TO_DATA_DIR!r}.")
+    return clips
+
+
+def make_batches(clips: Sequence[Tuple[List[torch.Tensor], int]], batch_size: int,
+                 device: torch.device) -> List[Batch]:
+    """Consecutive batches of `batch_size` clips: ([N, C, T, H, W] per pathway, labels [N])."""
+    if batch_size < 1:
+        raise ValueError(f"BENCHMARK.BATCH_SIZE={batch_size} must be >= 1.")
+    batches = []
+    for start in range(0, len(clips), batch_size):
+        chunk = clips[start:start + batch_size]
+        inputs = [torch.stack([c[0][p] for c in chunk]).to(device)
+                  for p in range(len(chunk[0][0]))]
+        batches.append((inputs, torch.tensor([c[1] for c in chunk], device=device)))
+    return batches
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _proc_status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _reset_cpu_peak() -> bool:
+    """Return freed heap to the OS and reset VmHWM; False where that is not possible."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def memory_method(device: torch.device) -> str:
+    """How `peak_memory_mib` measures on `device` (recorded in the results)."""
+    if device.type == "cuda":
+        return "cuda_max_memory_allocated"
+    return "linux_vmhwm" if _reset_cpu_peak() else "ru_maxrss_growth"
+
+
+def peak_memory_mib(fn: Callable[[], Any], device: torch.device) -> float:
+    """Peak memory (MiB) that `fn()` needs on top of what is alive before it."""
+    if device.type == "cuda":
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        fn()
+        _sync(device)
+        return (torch.cuda.max_memory_allocated(device) - start) / 2**20
+    if _reset_cpu_peak():
+        start = _proc_status_kib("VmRSS")
+        fn()
+        return max(0, _proc_status_kib("VmHWM") - start) / 1024
+    start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fn()
+    return max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) / 1024
+
+
+def measure_gflops(model: torch.nn.Module, batches: Sequence[Batch]) -> Dict[str, Any]:
+    """Exact GFLOPs of every clip (eval) and, with a sampler, its B' per pathway."""
+    from slowfast_atfr.utils.flops import CostTable
+
+    shapes = [tuple(x.shape[1:]) for x in batches[0][0]]
+    table = CostTable(model, shapes, conv_linear_only=True)
+    per_clip: List[float] = []
+    lengths: List[List[int]] = []
+    model.eval()
+    with torch.no_grad():
+        for inputs, _ in batches:
+            model(inputs)
+            rows = model.temporal_lengths
+            if rows is None:
+                per_clip.extend([table.gflops()] * inputs[0].shape[0])
+                continue
+            for row in rows.tolist():
+                lengths.append(row)
+                per_clip.append(table.gflops(row))
+    result: Dict[str, Any] = {
+        "gflops": sum(per_clip) / len(per_clip), "gflops_min": min(per_clip),
+        "gflops_max": max(per_clip), "full_length_gflops": table.baseline_gflops(),
+    }
+    if lengths:
+        per_pathway = list(zip(*lengths))
+        result["mean_bprime"] = [sum(v) / len(v) for v in per_pathway]
+        result["bprime_histogram"] = {
+            f"pathway{p}": {str(k): v.count(k) for k in sorted(set(v))}
+            for p, v in enumerate(per_pathway)
+        }
+    return result
+
+
+def _cycle(batches: Sequence[Batch], count: int) -> List[Batch]:
+    return [batches[i % len(batches)] for i in range(count)]
+
+
+def time_inference(model: torch.nn.Module, batches: Sequence[Batch], warmup: int,
+                   device: torch.device) -> float:
+    """Clips per second of eval forwards over `batches`, after `warmup` batches."""
+    model.eval()
+    with torch.no_grad():
+        for inputs, _ in _cycle(batches, warmup):
+            model(inputs)
+        _sync(device)
+        start = time.perf_counter()
+        for inputs, _ in batches:
+            model(inputs)
+        _sync(device)
+    elapsed = time.perf_counter() - start
+    return sum(b[1].shape[0] for b in batches) / elapsed
+
+
+def train_step_fn(model: torch.nn.Module, cfg: CfgNode) -> Callable[[Batch], None]:
+    """One training iteration (forward, loss, backward, optimizer step) as a function."""
+    from slowfast_atfr.models.losses import get_loss_func
+    from slowfast_atfr.models.optimizer import construct_optimizer
+
+    optimizer = construct_optimizer(model, cfg)
+    loss_fn = get_loss_func(cfg.MODEL.LOSS_FUNC)
+
+    def step(batch: Batch) -> None:
+        inputs, labels = batch
+        model.train()
+        loss = loss_fn(model(inputs), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def time_training(step: Callable[[Batch], None], batches: Sequence[Batch], warmup: int,
+                  device: torch.device) -> float:
+    """Seconds per training iteration over `batches`, after `warmup` iterations."""
+    for batch in _cycle(batches, warmup):
+        step(batch)
+    _sync(device)
+    start = time.perf_counter()
+    for batch in batches:
+        step(batch)
+    _sync(device)
+    return (time.perf_counter() - start) / len(batches)
+
+
+def _device(cfg: CfgNode) -> torch.device:
+    if cfg.NUM_GPUS > 0:
+        if not torch.cuda.is_available():
+            raise ValueError(f"NUM_GPUS={cfg.NUM_GPUS} but CUDA is not available; set NUM_GPUS 0 "
+                             "to benchmark on the CPU.")
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def build_variants(cfg: CfgNode) -> Dict[str, Tuple[CfgNode, torch.nn.Module]]:
+    """{"baseline": (cfg, model) with ATFR.ENABLED False, "atfr": (cfg, model) with True}."""
+    from slowfast_atfr.models import build_model
+    from slowfast_atfr.utils.checkpoint_load import load_checkpoint
+
+    variants = {}
+    for name, enabled in VARIANTS:
+        variant = cfg.clone()
+        variant.defrost()
+        variant.ATFR.ENABLED = enabled
+        torch.manual_seed(cfg.RNG_SEED)
+        model = build_model(variant)
+        if enabled and cfg.TEST.CHECKPOINT_FILE_PATH:
+            load_checkpoint(cfg.TEST.CHECKPOINT_FILE_PATH, model,
+                            sha256=cfg.TEST.CHECKPOINT_SHA256 or None,
+                            cache_dir=cfg.MODEL_ZOO_CACHE_DIR or None)
+        variants[name] = (variant, model)
+    return variants
+
+
+def _best_of_rounds(names: Sequence[str], measure: Callable[[str, int], float],
+                    better: Callable[[float, float], float]) -> Dict[str, float]:
+    """Run `measure(name, warmup_round)` for every name, alternately, `_ROUNDS` times."""
+    best: Dict[str, float] = {}
+    for round_index in range(_ROUNDS):
+        for name in names:
+            value = measure(name, round_index)
+            best[name] = value if name not in best else better(best[name], value)
+    return best
+
+
+def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
+    """Measure the configured model with and without ATFR on the same clips, in one run.
+
+    Returns:
+        {"device", "memory_method", "num_clips", "batch_size", "input_shapes",
+         "checkpoint", "baseline": {...}, "atfr": {...}, "ratios": {...}}; each model's
+         dict has params, gflops (mean per clip), gflops_min/max, full_length_gflops,
+         infer_clips_per_s, infer_peak_mem_mib, train_iter_s, train_peak_mem_mib and, for
+         ATFR, mean_bprime and bprime_histogram.
+    """
+    from slowfast_atfr.utils.flops import params_count
+
+    device = _device(cfg)
+    bench = cfg.BENCHMARK
+    if bench.NUM_CLIPS < 1 or bench.WARMUP_ITERS < 0:
+        raise ValueError(f"BENCHMARK.NUM_CLIPS={bench.NUM_CLIPS} must be >= 1 and "
+                         f"BENCHMARK.WARMUP_ITERS={bench.WARMUP_ITERS} >= 0.")
+    batches = make_batches(load_clips(cfg, bench.NUM_CLIPS), bench.BATCH_SIZE, device)
+    variants = build_variants(cfg)
+    names = [name for name, _ in VARIANTS]
+    results = {}
+    for name, (_, model) in variants.items():
+        logger.info("Counting per-clip GFLOPs of %s.", name)
+        results[name] = {"params": params_count(model), **measure_gflops(model, batches)}
+    warmup = bench.WARMUP_ITERS
+
+    def infer(name: str, round_index: int) -> float:
+        return time_inference(variants[name][1], batches, warmup if round_index == 0 else 0,
+                              device)
+
+    for name, value in _best_of_rounds(names, infer, max).items():
+        results[name]["infer_clips_per_s"] = value
+    for name, (_, model) in variants.items():
+        model.eval()
+        with torch.no_grad():
+            results[name]["infer_peak_mem_mib"] = peak_memory_mib(
+                lambda m=model: m(batches[0][0]), device)
+    steps = {name: train_step_fn(model, variant) for name, (variant, model) in variants.items()}
+
+    def train(name: str, round_index: int) -> float:
+        return time_training(steps[name], batches, warmup if round_index == 0 else 0, device)
+
+    for name, value in _best_of_rounds(names, train, min).items():
+        results[name]["train_iter_s"] = value
+        results[name]["train_peak_mem_mib"] = peak_memory_mib(
+            lambda s=steps[name]: s(batches[0]), device)
+    return {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "memory_method": memory_method(device),
+        "num_clips": sum(b[1].shape[0] for b in batches),
+        "batch_size": bench.BATCH_SIZE,
+        "input_shapes": [list(x.shape[1:]) for x in batches[0][0]],
+        "checkpoint": cfg.TEST.CHECKPOINT_FILE_PATH or None,
+        **results,
+        "ratios": ratios(results["baseline"], results["atfr"]),
+    }
+
+
+def ratios(baseline: Dict[str, Any], atfr: Dict[str, Any]) -> Dict[str, float]:
+    """ATFR relative to the baseline: GFLOPs saved (%), speed-ups and memory ratios."""
+    def div(a: float, b: float) -> float:
+        return a / b if b else math.nan
+
+    return {
+        "gflops_reduction_pct": 100.0 * (1.0 - div(atfr["gflops"], baseline["gflops"])),
+        "infer_speedup": div(atfr["infer_clips_per_s"], baseline["infer_clips_per_s"]),
+        "train_speedup": div(baseline["train_iter_s"], atfr["train_iter_s"]),
+        "infer_mem_ratio": div(atfr["infer_peak_mem_mib"], baseline["infer_peak_mem_mib"]),
+        "train_mem_ratio": div(atfr["train_peak_mem_mib"], baseline["train_peak_mem_mib"]),
+        "extra_params": atfr["params"] - baseline["params"],
+    }
+
+
+_ROWS = (
+    ("parameters", "params", "{:,}"),
+    ("mean GFLOPs per clip", "gflops", "{:.4g}"),
+    ("GFLOPs min / max", None, None),
+    ("inference clips/s", "infer_clips_per_s", "{:.2f}"),
+    ("training s/iteration", "train_iter_s", "{:.3f}"),
+    ("peak memory, inference batch (MiB)", "infer_peak_mem_mib", "{:.1f}"),
+    ("peak memory, training iteration (MiB)", "train_peak_mem_mib", "{:.1f}"),
+)
+
+
+def to_markdown(result: Dict[str, Any]) -> str:
+    """The results as a markdown table: baseline, +ATFR and their ratio per metric."""
+    lines = [f"Device: {result['device']} ({result['torch_threads']} threads); "
+             f"{result['num_clips']} test clips of shape {result['input_shapes']}, batch "
+             f"{result['batch_size']}; memory: {result['memory_method']}.", "",
+             "| metric | baseline | +ATFR | ATFR / baseline |", "|---|---|---|---|"]
+    base, atfr = result["baseline"], result["atfr"]
+    for label, key, fmt in _ROWS:
+        if key is None:
+            cells = [f"{m['gflops_min']:.4g} / {m['gflops_max']:.4g}" for m in (base, atfr)]
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} | |")
+            continue
+        ratio = atfr[key] / base[key] if base[key] else math.nan
+        lines.append(f"| {label} | {fmt.format(base[key])} | {fmt.format(atfr[key])} | "
+                     f"{ratio:.3f} |")
+    if "mean_bprime" in atfr:
+        lines.append(f"| mean B' per pathway | T | {[round(v, 2) for v in atfr['mean_bprime']]}"
+                     " | |")
+    r = result["ratios"]
+    lines += ["", f"GFLOPs saved: {r['gflops_reduction_pct']:.1f}%; inference speed-up "
+              f"{r['infer_speedup']:.2f}x; training speed-up {r['train_speedup']:.2f}x."]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(result: Dict[str, Any], output_dir: str) -> Tuple[str, str]:
+    """Write OUTPUT_DIR/benchmark.json and OUTPUT_DIR/benchmark.md; return both paths."""
+    os.makedirs(output_dir, exist_ok=True)
+    json_path = os.path.join(output_dir, "benchmark.json")
+    md_path = os.path.join(output_dir, "benchmark.md")
+    with open(json_path, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    with open(md_path, "w") as f:
+        f.write(to_markdown(result))
+    logger.info("Benchmark written to %s and %s:\n%s", json_path, md_path, to_markdown(result))
+    return json_path, md_path
+
+
+def run_benchmark(cfg: CfgNode) -> Dict[str, Any]:
+    """`tools/benchmark_net.py`: set up logging, benchmark, write OUTPUT_DIR/benchmark.*."""
+    logging.setup_logging(cfg.OUTPUT_DIR)
+    result = benchmark_pair(cfg)
+    write_results(result, cfg.OUTPUT_DIR)
+    return result

@@ -1,0 +1,93 @@
+"""BatchNorm utilities of the train loop: precise statistics and sub-batch BN layouts.
+
+The models' SubBatchNorm3d (BN.NORM_TYPE sub_batchnorm, used by multigrid) keeps its
+statistics in `bn` and `split_bn` (PySlowFast's names). Checkpoints are written in the plain
+BatchNorm layout, so a checkpoint moves between BN types (multigrid phases, testing).
+"""
+
+from typing import Dict, Iterable, Iterator, List
+
+import torch
+import torch.nn as nn
+from fvcore.nn.precise_bn import update_bn_stats
+
+from slowfast_atfr.utils import distributed as du
+from slowfast_atfr.utils import misc
+
+_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+_SPLIT = "split_bn.running_mean"
+
+State = Dict[str, torch.Tensor]
+
+
+def aggregate_sub_bn_stats(model: nn.Module) -> int:
+    """Fold the sub-batch statistics into each SubBatchNorm3d's `bn` (before eval/save)."""
+    count = 0
+    for module in du.unwrap_model(model).modules():
+        if hasattr(module, "aggregate_stats") and hasattr(module, "split_bn"):
+            module.aggregate_stats()
+            count += 1
+    return count
+
+
+def _sub_bn_prefixes(keys: Iterable[str]) -> List[str]:
+    return [k[: -len(_SPLIT)] for k in keys if k.endswith(_SPLIT)]
+
+
+def to_normal_bn_state(state: State) -> State:
+    """State dict with every sub-batch BN in the plain BatchNorm layout (`bn.*` -> `*`)."""
+    out = dict(state)
+    for prefix in _sub_bn_prefixes(state):
+        for buf in _BUFFERS:
+            out.pop(prefix + "split_bn." + buf, None)
+            if prefix + "bn." + buf in out:
+                out[prefix + buf] = out.pop(prefix + "bn." + buf)
+    return out
+
+
+def to_model_bn_state(state: State, model: nn.Module) -> State:
+    """State dict in the plain layout, rewritten for the sub-batch BNs `model` has."""
+    out = dict(to_normal_bn_state(state))
+    model_state = du.unwrap_model(model).state_dict()
+    for prefix in _sub_bn_prefixes(model_state):
+        for buf in _BUFFERS:
+            if prefix + buf not in out:
+                continue
+            value = out.pop(prefix + buf)
+            out[prefix + "bn." + buf] = value
+            split = model_state[prefix + "split_bn." + buf]
+            repeats = max(split.numel() // max(value.numel(), 1), 1)
+            out[prefix + "split_bn." + buf] = value.repeat(repeats) if value.dim() else value
+    return out
+
+
+class NormalBNView:
+    """What `save_checkpoint` saves of a model: its state in the plain BatchNorm layout."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = du.unwrap_model(model)
+
+    def state_dict(self) -> State:
+        aggregate_sub_bn_stats(self.model)
+        return to_normal_bn_state(self.model.state_dict())
+
+
+def _inputs(loader: Iterable, device: torch.device) -> Iterator[List[torch.Tensor]]:
+    for batch in loader:
+        yield misc.to_device(batch[0], device)
+
+
+def compute_precise_bn_stats(model: nn.Module, loader: Iterable, num_iters: int,
+                             device: torch.device) -> None:
+    """Recompute BN running statistics on `num_iters` training batches (BN.USE_PRECISE_STATS).
+
+    The statistics are averaged over processes so every rank keeps identical buffers.
+    """
+    if num_iters <= 0:
+        return
+    inner = du.unwrap_model(model)
+    update_bn_stats(inner, _inputs(loader, device), num_iters)
+    norms = [m for m in inner.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+             and m.running_mean is not None]
+    du.all_reduce([m.running_mean for m in norms] + [m.running_var for m in norms])
+    aggregate_sub_bn_stats(inner)

@@ -1,0 +1,229 @@
+"""Checkpoints in PySlowFast's `.pyth` format: paths, atomic saving, resume order.
+
+A `.pyth` file holds `{"epoch", "model_state", "optimizer_state", "cfg"}` (plus "iteration"
+for a mid-epoch save and "scaler_state" with mixed precision), so upstream checkpoints load
+here and ours load upstream. Loading (also Caffe2 `.pkl` and URLs) is in checkpoint_load.py
+and re-exported here.
+"""
+
+import contextlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from slowfast_atfr.utils import logging
+from slowfast_atfr.utils.checkpoint_load import (  # noqa: F401 (re-exported)
+    convert_names,
+    load_checkpoint,
+    load_state,
+    read_checkpoint,
+)
+from slowfast_atfr.utils.distributed import is_master_proc, unwrap_model
+
+logger = logging.get_logger(__name__)
+
+# 'checkpoint_epoch_00003.pyth' = 3 epochs done; 'checkpoint_epoch_00003_iter_00000100.pyth' =
+# 3 epochs and 100 iterations of the 4th done. Both sort by (epochs done, iterations done).
+_NAME = re.compile(r"checkpoint_epoch_(\d+)(?:_iter_(\d+))?\.pyth\Z")
+
+
+def get_checkpoint_dir(output_dir: str) -> str:
+    """Folder of a job's checkpoints: OUTPUT_DIR/checkpoints."""
+    return os.path.join(output_dir, "checkpoints")
+
+
+def get_path_to_checkpoint(output_dir: str, epoch: int, iteration: Optional[int] = None) -> str:
+    """Path of the checkpoint saved after 0-based `epoch` (or after `iteration` iterations of
+    it). The end-of-epoch name uses epoch + 1, as upstream."""
+    if iteration is None:
+        name = f"checkpoint_epoch_{epoch + 1:05d}.pyth"
+    else:
+        name = f"checkpoint_epoch_{epoch:05d}_iter_{iteration:08d}.pyth"
+    return os.path.join(get_checkpoint_dir(output_dir), name)
+
+
+def _checkpoints(path_to_dir: str) -> list[tuple[tuple[int, int], str]]:
+    folder = get_checkpoint_dir(path_to_dir)
+    if not os.path.isdir(folder):
+        return []
+    found = []
+    for name in os.listdir(folder):
+        match = _NAME.match(name)
+        if match:
+            found.append(((int(match.group(1)), int(match.group(2) or 0)), name))
+    return sorted(found)
+
+
+def get_last_checkpoint(path_to_dir: str) -> Optional[str]:
+    """Newest checkpoint of the job in `path_to_dir` (its OUTPUT_DIR), mid-epoch ones included,
+    or None."""
+    found = _checkpoints(path_to_dir)
+    return os.path.join(get_checkpoint_dir(path_to_dir), found[-1][1]) if found else None
+
+
+def has_checkpoint(path_to_dir: str) -> bool:
+    """Whether the job in `path_to_dir` (its OUTPUT_DIR) has saved a checkpoint."""
+    return bool(_checkpoints(path_to_dir))
+
+
+def _atomic_save(obj: dict, path: str) -> None:
+    """torch.save to a temp file in the same folder, fsync, then rename over `path`."""
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def save_checkpoint(
+    path_to_dir: str,
+    model: nn.Module,
+    optimizer: Optional[torch.optim.Optimizer],
+    epoch: int,
+    cfg: Any,
+    scaler: Optional[Any] = None,
+    iteration: Optional[int] = None,
+) -> str:
+    """Save a PySlowFast `.pyth` checkpoint atomically; only rank 0 writes.
+
+    Args:
+        path_to_dir: the job folder (cfg.OUTPUT_DIR); files go to its `checkpoints/`.
+        model: plain or DDP-wrapped model (saved without the wrapper's `module.` prefix).
+        optimizer: its state is saved under "optimizer_state" (None saves `{}`).
+        epoch: 0-based epoch; finished when `iteration` is None, else the one in progress.
+        cfg: the config; its `dump()` is stored under "cfg".
+        scaler: a GradScaler, saved under "scaler_state" when given.
+        iteration: mid-epoch save after this many iterations (>= 1) of `epoch`; resuming
+            continues with iteration `iteration` of `epoch`.
+    Returns:
+        Path of the checkpoint (also on ranks other than 0, which write nothing).
+    """
+    if iteration is not None and iteration < 1:
+        raise ValueError(f"iteration must be >= 1 for a mid-epoch checkpoint, got {iteration}")
+    path = get_path_to_checkpoint(path_to_dir, epoch, iteration)
+    if not is_master_proc():
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    checkpoint = {
+        # Last finished epoch, as upstream; a mid-epoch save has finished epoch - 1.
+        "epoch": epoch if iteration is None else epoch - 1,
+        "model_state": unwrap_model(model).state_dict(),
+        "optimizer_state": optimizer.state_dict() if optimizer is not None else {},
+        "cfg": cfg.dump(),
+    }
+    if iteration is not None:
+        checkpoint["iteration"] = iteration
+    if scaler is not None:
+        checkpoint["scaler_state"] = scaler.state_dict()
+    _atomic_save(checkpoint, path)
+    logger.info("Saved checkpoint %s", path)
+    return path
+
+
+@dataclass(frozen=True)
+class TrainStart:
+    """Where training starts: 0-based epoch, 0-based iteration inside it, file loaded."""
+
+    start_epoch: int
+    start_iter: int
+    path: Optional[str]
+
+
+def _checkpoint_type(key: str, value: str) -> bool:
+    """True for "caffe2"; raises on anything but "pytorch" / "caffe2"."""
+    if value not in ("pytorch", "caffe2"):
+        raise ValueError(f"{key}={value!r}; expected 'pytorch' or 'caffe2'")
+    return value == "caffe2"
+
+
+def load_train_state(
+    cfg: Any, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Optional[Any] = None
+) -> TrainStart:
+    """Initialise training in PySlowFast's order, including mid-epoch resume.
+
+    1. TRAIN.AUTO_RESUME and a checkpoint in OUTPUT_DIR/checkpoints: resume the newest
+       (model, optimizer, scaler, epoch and iteration).
+    2. TRAIN.CHECKPOINT_FILE_PATH (path or URL) with TRAIN.CHECKPOINT_TYPE / _INFLATE /
+       _EPOCH_RESET / _PARTIAL / _SHA256.
+    3. Otherwise from scratch.
+    """
+    if cfg.TRAIN.AUTO_RESUME and has_checkpoint(cfg.OUTPUT_DIR):
+        path = get_last_checkpoint(cfg.OUTPUT_DIR)
+        logger.info("Resuming from %s", path)
+        info = load_checkpoint(path, model, optimizer, scaler)
+    elif cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        path = cfg.TRAIN.CHECKPOINT_FILE_PATH
+        info = load_checkpoint(
+            path,
+            model,
+            optimizer,
+            scaler,
+            epoch_reset=cfg.TRAIN.CHECKPOINT_EPOCH_RESET,
+            inflation=cfg.TRAIN.CHECKPOINT_INFLATE,
+            convert_from_caffe2=_checkpoint_type(
+                "TRAIN.CHECKPOINT_TYPE", cfg.TRAIN.CHECKPOINT_TYPE
+            ),
+            partial=cfg.TRAIN.CHECKPOINT_PARTIAL,
+            sha256=cfg.TRAIN.CHECKPOINT_SHA256 or None,
+            cache_dir=cfg.MODEL_ZOO_CACHE_DIR or None,
+        )
+    else:
+        logger.info("Training from scratch.")
+        return TrainStart(start_epoch=0, start_iter=0, path=None)
+    return TrainStart(start_epoch=info["epoch"] + 1, start_iter=info["iteration"], path=path)
+
+
+def load_train_checkpoint(
+    cfg: Any, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Optional[Any] = None
+) -> int:
+    """Upstream's entry point: `load_train_state(...).start_epoch`.
+
+    A loop that saves mid-epoch checkpoints (TRAIN.CHECKPOINT_ITER_PERIOD) should call
+    `load_train_state` instead, to also skip the iterations already done.
+    """
+    return load_train_state(cfg, model, optimizer, scaler).start_epoch
+
+
+def load_test_checkpoint(cfg: Any, model: nn.Module) -> Optional[str]:
+    """Load the weights to test, in PySlowFast's order; returns the file loaded or None.
+
+    TEST.CHECKPOINT_FILE_PATH, else the newest checkpoint in OUTPUT_DIR, else
+    TRAIN.CHECKPOINT_FILE_PATH, else nothing (a warning: random weights).
+    """
+    cache_dir = cfg.MODEL_ZOO_CACHE_DIR or None
+    if cfg.TEST.CHECKPOINT_FILE_PATH:
+        path = cfg.TEST.CHECKPOINT_FILE_PATH
+        caffe2 = _checkpoint_type("TEST.CHECKPOINT_TYPE", cfg.TEST.CHECKPOINT_TYPE)
+        sha256 = cfg.TEST.CHECKPOINT_SHA256 or None
+    elif has_checkpoint(cfg.OUTPUT_DIR):
+        path, caffe2, sha256 = get_last_checkpoint(cfg.OUTPUT_DIR), False, None
+    elif cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        path = cfg.TRAIN.CHECKPOINT_FILE_PATH
+        caffe2 = _checkpoint_type("TRAIN.CHECKPOINT_TYPE", cfg.TRAIN.CHECKPOINT_TYPE)
+        sha256 = cfg.TRAIN.CHECKPOINT_SHA256 or None
+    else:
+        logger.warning("No checkpoint to load: testing a randomly initialised model.")
+        return None
+    load_checkpoint(
+        path, model, convert_from_caffe2=caffe2, sha256=sha256, cache_dir=cache_dir
+    )
+    return path

@@ -1,0 +1,177 @@
+"""Load a checkpoint into a model in four steps, each tested on its own.
+
+`read_checkpoint` (file or URL -> dict, never running code from the file), `convert_names`
+(Caffe2 / DDP names -> the model's), `reconcile_shapes` (inflation, trailing
+singleton dims; in checkpoint_convert.py) and `load_state` (strict unless partial).
+`load_checkpoint` chains them and restores the optimizer and GradScaler.
+"""
+
+import pickle
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from slowfast_atfr.utils import logging
+from slowfast_atfr.utils.checkpoint_convert import (
+    convert_caffe2_blobs,
+    reconcile_shapes,
+    strip_module_prefix,
+)
+from slowfast_atfr.utils.distributed import unwrap_model
+from slowfast_atfr.utils.model_zoo import fetch
+from slowfast_atfr.utils.safe_pickle import safe_load
+
+logger = logging.get_logger(__name__)
+
+# Prefix of the temporal sampler's parameters (ATFR); absent from baseline checkpoints.
+SAMPLER_PREFIX = "sampler."
+# How many mismatched keys an error message lists.
+_MAX_LISTED = 20
+
+
+def read_checkpoint(
+    path_or_url: str,
+    *,
+    caffe2: bool = False,
+    sha256: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+) -> dict:
+    """Read a checkpoint file or URL without running code from it.
+
+    Returns:
+        `.pyth`: the saved dict (a bare state dict is wrapped as {"model_state": ...}).
+        Caffe2 `.pkl`: {"blobs": {name: numpy array}}.
+    """
+    local = fetch(path_or_url, sha256=sha256, cache_dir=cache_dir)
+    if caffe2:
+        with open(local, "rb") as f:
+            data = safe_load(f)
+        if not isinstance(data, dict) or not isinstance(data.get("blobs"), dict):
+            raise ValueError(f"Caffe2 checkpoint {path_or_url} has no 'blobs' dict")
+        return {"blobs": data["blobs"]}
+    if local.endswith(".pkl"):
+        raise ValueError(
+            f"{path_or_url} looks like a Caffe2 pickle; set TRAIN.CHECKPOINT_TYPE (or "
+            "TEST.CHECKPOINT_TYPE) caffe2"
+        )
+    try:
+        data = torch.load(local, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise pickle.UnpicklingError(f"{path_or_url} cannot be loaded safely: {err}") from err
+    if isinstance(data, dict) and "model_state" in data:
+        return data
+    if isinstance(data, dict) and data and all(torch.is_tensor(v) for v in data.values()):
+        return {"model_state": data}
+    keys = sorted(data)[:_MAX_LISTED] if isinstance(data, dict) else type(data).__name__
+    raise ValueError(f"{path_or_url} holds no 'model_state' (found {keys})")
+
+
+def convert_names(checkpoint: dict, *, caffe2: bool) -> dict[str, torch.Tensor]:
+    """Model state of a checkpoint with the model's parameter names (Caffe2, DDP prefix)."""
+    if caffe2:
+        return convert_caffe2_blobs(checkpoint["blobs"])
+    return strip_module_prefix(dict(checkpoint["model_state"]))
+
+
+def _listing(title: str, keys: list[str]) -> str:
+    more = f" ... (+{len(keys) - _MAX_LISTED} more)" if len(keys) > _MAX_LISTED else ""
+    return f"\n  {len(keys)} {title}: {keys[:_MAX_LISTED]}{more}"
+
+
+def load_state(
+    model: nn.Module, state: dict[str, torch.Tensor], *, partial: bool, source: str
+) -> bool:
+    """Copy `state` into `model` (plain or DDP-wrapped).
+
+    Strict unless `partial`: missing or unexpected keys and shape mismatches raise. Always
+    allowed: missing `num_batches_tracked` counters, and missing `sampler.*` parameters when
+    the checkpoint has none at all (an ATFR model initialised from a baseline checkpoint:
+    the sampler keeps its fresh initialisation).
+
+    Returns:
+        True when every model parameter and buffer came from the checkpoint.
+    Raises:
+        ValueError: listing the mismatched keys (first 20 and the count).
+    """
+    model_state = unwrap_model(model).state_dict()
+    baseline = not any(k.startswith(SAMPLER_PREFIX) for k in state)
+    absent = [k for k in model_state if k not in state]
+    fresh = [k for k in absent if baseline and k.startswith(SAMPLER_PREFIX)]
+    missing = [k for k in absent if k not in fresh and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in model_state]
+    mismatched = [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(model_state[k].shape)}"
+        for k, v in state.items()
+        if k in model_state and v.shape != model_state[k].shape
+    ]
+    report = (
+        (_listing("missing", missing) if missing else "")
+        + (_listing("unexpected", unexpected) if unexpected else "")
+        + (_listing("shape mismatches", mismatched) if mismatched else "")
+    )
+    if report and not partial:
+        raise ValueError(
+            f"Checkpoint {source} does not match the model:{report}\n"
+            "Set TRAIN.CHECKPOINT_PARTIAL True to load the matching ones."
+        )
+    if report:
+        logger.warning("Partial load of %s; not loaded:%s", source, report)
+    if fresh:
+        logger.info("%s has no sampler; %d sampler tensors keep their initialisation: %s",
+                    source, len(fresh), fresh[:_MAX_LISTED])
+    matching = {
+        k: v for k, v in state.items() if k in model_state and v.shape == model_state[k].shape
+    }
+    unwrap_model(model).load_state_dict(matching, strict=False)
+    logger.info("Loaded %d tensors from %s", len(matching), source)
+    return not (report or fresh)
+
+
+def load_checkpoint(
+    path_or_url: str,
+    model: nn.Module,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    scaler: Optional[Any] = None,
+    *,
+    epoch_reset: bool = False,
+    inflation: bool = False,
+    convert_from_caffe2: bool = False,
+    partial: bool = False,
+    sha256: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+) -> dict:
+    """Load a `.pyth` or Caffe2 `.pkl` checkpoint (path or http(s) URL) into `model`.
+
+    Args:
+        path_or_url: local file or URL (downloaded once into `cache_dir`, see model_zoo).
+        model: plain or DDP-wrapped model.
+        optimizer, scaler: restored from the file when given and present, unless
+            `epoch_reset`; the optimizer only when the whole model state was loaded.
+        epoch_reset: fine-tuning: report epoch -1 and skip optimizer/scaler state.
+        inflation: inflate 2D kernels to the model's 3D ones (see `reconcile_shapes`).
+        convert_from_caffe2: the file is a Caffe2 pickle with Caffe2 blob names.
+        partial: load the matching tensors and log the rest instead of raising.
+        sha256: expected digest of the file (None: model_zoo.KNOWN_SHA256 for URLs).
+        cache_dir: download folder for URLs.
+    Returns:
+        {"epoch": last finished 0-based epoch (-1 after epoch_reset or for Caffe2),
+         "iteration": iteration of the next epoch to resume from (0 = its start)}.
+    """
+    logger.info("Loading checkpoint %s", path_or_url)
+    checkpoint = read_checkpoint(
+        path_or_url, caffe2=convert_from_caffe2, sha256=sha256, cache_dir=cache_dir
+    )
+    state = convert_names(checkpoint, caffe2=convert_from_caffe2)
+    state = reconcile_shapes(state, unwrap_model(model).state_dict(), inflation=inflation)
+    complete = load_state(model, state, partial=partial, source=path_or_url)
+    if epoch_reset or "epoch" not in checkpoint:
+        return {"epoch": -1, "iteration": 0}
+    if optimizer is not None and checkpoint.get("optimizer_state"):
+        if complete:
+            optimizer.load_state_dict(checkpoint["optimizer_state"])
+        else:
+            logger.warning("Optimizer state of %s not loaded: the model differs.", path_or_url)
+    if scaler is not None and checkpoint.get("scaler_state"):
+        scaler.load_state_dict(checkpoint["scaler_state"])
+    return {"epoch": int(checkpoint["epoch"]), "iteration": int(checkpoint.get("iteration", 0))}

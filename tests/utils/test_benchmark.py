@@ -1,0 +1,149 @@
+"""The benchmark's parts measure what they claim; the CLI runs end to end on the demo data."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from slowfast_atfr.config.defaults import get_cfg
+from slowfast_atfr.models import build_model
+from slowfast_atfr.utils import benchmark
+from slowfast_atfr.utils.flops import clip_gflops
+
+CPU = torch.device("cpu")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _tiny_cfg(atfr=True):
+    cfg = get_cfg()
+    cfg.NUM_GPUS = 0
+    cfg.MODEL.ARCH, cfg.MODEL.MODEL_NAME, cfg.MODEL.NUM_CLASSES = "x3d", "X3D", 2
+    cfg.RESNET.TRANS_FUNC = "x3d_transform"
+    cfg.X3D.DIM_C1, cfg.X3D.DIM_C5 = 8, 32
+    # Depthwise conv3d is very slow on CPU; dense 3x3x3 convs keep the test fast.
+    cfg.X3D.CHANNELWISE_3x3x3 = False
+    cfg.DATA.INPUT_CHANNEL_NUM = [3]
+    cfg.ATFR.ENABLED = atfr
+    cfg.ATFR.PATHWAYS, cfg.ATFR.NUM_BINS_TRAIN = [True], [-1]
+    cfg.ATFR.NUM_BINS_TEST, cfg.ATFR.BLOCK_LENGTH = [-1], [0]
+    return cfg
+
+
+def _clips(n, still=()):
+    """n random clips [3, 8, 32, 32]; the indices in `still` repeat one frame 8 times."""
+    clips = []
+    for i in range(n):
+        x = torch.randn(3, 1 if i in still else 8, 32, 32).expand(3, 8, 32, 32).contiguous()
+        clips.append(([x], i % 2))
+    return clips
+
+
+def test_spread_indices():
+    assert benchmark.spread_indices(5, 3) == [0, 1, 2]
+    picked = benchmark.spread_indices(4, 40)
+    assert picked == sorted(set(picked)) and picked[0] == 0 and len(picked) == 4
+    assert picked[-1] >= 30
+
+
+def test_make_batches():
+    torch.manual_seed(0)
+    batches = benchmark.make_batches(_clips(5), 2, CPU)
+    assert [b[0][0].shape[0] for b in batches] == [2, 2, 1]
+    assert batches[0][0][0].shape == (2, 3, 8, 32, 32)
+    assert batches[1][1].tolist() == [0, 1]
+    with pytest.raises(ValueError, match="BENCHMARK.BATCH_SIZE=0"):
+        benchmark.make_batches(_clips(1), 0, CPU)
+
+
+def test_peak_memory_cpu_sees_a_large_temporary():
+    big = benchmark.peak_memory_mib(lambda: torch.ones(64 * 2**18).sum(), CPU)  # 64 MiB
+    small = benchmark.peak_memory_mib(lambda: torch.ones(16).sum(), CPU)
+    assert big >= 48.0 and small < 16.0
+    assert benchmark.memory_method(CPU) in ("linux_vmhwm", "ru_maxrss_growth")
+
+
+def test_measure_gflops_is_the_exact_per_clip_mean():
+    torch.manual_seed(0)
+    model = build_model(_tiny_cfg())
+    clips = _clips(3, still=(1,))
+    result = benchmark.measure_gflops(model, benchmark.make_batches(clips, 2, CPU))
+    brute = [clip_gflops(model, [c[0][0].unsqueeze(0)], conv_linear_only=True) for c in clips]
+    assert result["gflops"] == pytest.approx(sum(brute) / len(brute), rel=1e-9)
+    assert result["gflops_min"] == pytest.approx(min(brute), rel=1e-9)
+    assert sum(result["bprime_histogram"]["pathway0"].values()) == 3
+    assert result["gflops"] < result["full_length_gflops"]
+    base = benchmark.measure_gflops(build_model(_tiny_cfg(atfr=False)),
+                                    benchmark.make_batches(clips[:1], 1, CPU))
+    assert base["gflops"] == base["gflops_max"] == base["full_length_gflops"]
+    assert "mean_bprime" not in base
+
+
+def test_timing_and_training_step():
+    torch.manual_seed(0)
+    cfg = _tiny_cfg()
+    model = build_model(cfg)
+    batches = benchmark.make_batches(_clips(2), 2, CPU)
+    assert benchmark.time_inference(model, batches, 1, CPU) > 0
+    before = [p.detach().clone() for p in model.parameters()]
+    seconds = benchmark.time_training(benchmark.train_step_fn(model, cfg), batches, 0, CPU)
+    assert seconds > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_ratios_and_markdown():
+    base = {"params": 100, "gflops": 2.0, "gflops_min": 2.0, "gflops_max": 2.0,
+            "infer_clips_per_s": 10.0, "train_iter_s": 1.0, "infer_peak_mem_mib": 50.0,
+            "train_peak_mem_mib": 200.0}
+    atfr = {**base, "params": 110, "gflops": 1.0, "gflops_min": 0.5, "infer_clips_per_s": 15.0,
+            "train_iter_s": 0.8, "train_peak_mem_mib": 150.0, "mean_bprime": [3.25]}
+    r = benchmark.ratios(base, atfr)
+    assert r["gflops_reduction_pct"] == pytest.approx(50.0)
+    assert r["infer_speedup"] == pytest.approx(1.5) and r["train_speedup"] == pytest.approx(1.25)
+    assert r["train_mem_ratio"] == pytest.approx(0.75) and r["extra_params"] == 10
+    text = benchmark.to_markdown({"device": "cpu", "torch_threads": 2, "num_clips": 4,
+                                  "input_shapes": [[3, 8, 32, 32]], "batch_size": 2,
+                                  "memory_method": "linux_vmhwm", "baseline": base,
+                                  "atfr": atfr, "ratios": r})
+    assert "| mean GFLOPs per clip | 2 | 1 | 0.500 |" in text
+    assert "[3.25]" in text and "GFLOPs saved: 50.0%" in text
+
+
+def test_cuda_request_without_cuda_is_an_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    cfg = _tiny_cfg()
+    cfg.NUM_GPUS = 1
+    with pytest.raises(ValueError, match="NUM_GPUS=1"):
+        benchmark.benchmark_pair(cfg)
+
+
+@pytest.mark.slow
+def test_cli_end_to_end(tmp_path):
+    from slowfast_atfr.datasets.demo import make_demo_dataset
+
+    data = tmp_path / "demo"
+    make_demo_dataset(str(data), num_classes=2, videos_per_class=0, val_videos_per_class=0,
+                      test_videos_per_class=2, frames=16, size=32)
+    cfg_file = tmp_path / "tiny.yaml"
+    cfg_file.write_text(_tiny_cfg().dump())
+    out = tmp_path / "out"
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark_net.py"), "--cfg",
+           str(cfg_file), "OUTPUT_DIR", str(out), "DATA.PATH_TO_DATA_DIR", str(data),
+           "DATA.NUM_FRAMES", "8", "DATA.SAMPLING_RATE", "1", "DATA.TEST_CROP_SIZE", "32",
+           "TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.NUM_SPATIAL_CROPS", "1",
+           "BENCHMARK.NUM_CLIPS", "4", "BENCHMARK.BATCH_SIZE", "2", "BENCHMARK.WARMUP_ITERS", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["num_clips"] == 4 and result["device"] == "cpu"
+    for name in ("baseline", "atfr"):
+        for key in ("params", "gflops", "infer_clips_per_s", "train_iter_s",
+                    "infer_peak_mem_mib", "train_peak_mem_mib"):
+            assert result[name][key] >= 0, (name, key)
+    assert result["atfr"]["gflops"] <= result["baseline"]["gflops"]
+    assert result["ratios"]["extra_params"] > 0
+    assert json.loads((out / "benchmark.json").read_text())["num_clips"] == 4
+    assert "| inference clips/s |" in (out / "benchmark.md").read_text()

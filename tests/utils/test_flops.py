@@ -1,0 +1,137 @@
+"""Per-clip GFLOPs: cost tables equal brute-force counts; baselines match published tables."""
+
+import pytest
+import torch
+from fvcore.nn import FlopCountAnalysis
+from torch import nn
+
+from slowfast_atfr.models.sgs import similarity_guided_sampling
+from slowfast_atfr.models.video_model import VideoModel
+from slowfast_atfr.utils.flops import CostTable, clip_gflops, count_flops, params_count
+
+
+class _TinyTwoPathway(VideoModel):
+    """Two pathways; stem and res2 keep T, after the sampler a temporal conv and a head."""
+
+    def __init__(self, with_sampler: bool):
+        super().__init__(num_pathways=2)
+        self.pathway0_stem = nn.Conv3d(3, 4, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.pathway1_stem = nn.Conv3d(3, 2, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.pathway0_res3 = nn.Sequential(nn.Conv3d(4, 6, (3, 1, 1), padding=(1, 0, 0)),
+                                           nn.BatchNorm3d(6), nn.ReLU())
+        self.pathway1_res3 = nn.Sequential(nn.Conv3d(2, 3, (3, 3, 3), padding=1),
+                                           nn.BatchNorm3d(3), nn.ReLU())
+        self.head = nn.Linear(9, 5)
+        if with_sampler:
+            self.attach_sampler([_BrightnessSampler(4), _BrightnessSampler(2)], "stem")
+
+    def stage_steps(self):
+        return [
+            ("stem", lambda xs: [self.pathway0_stem(xs[0]), self.pathway1_stem(xs[1])]),
+            ("res3", lambda xs: [self.pathway0_res3(xs[0]), self.pathway1_res3(xs[1])]),
+            ("head", lambda xs: self.head(torch.cat([x.mean(dim=(2, 3, 4)) for x in xs], 1))),
+        ]
+
+
+class _BrightnessSampler(nn.Module):
+    """SGS core binning frames by their mean magnitude: B' follows the input's brightness."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.similarity = nn.Conv1d(channels, 1, 1)  # counted like f_s; its output is unused
+
+    def forward(self, x):
+        self.similarity(x.mean(dim=(3, 4)))
+        delta = x.abs().mean(dim=(1, 3, 4))
+        return similarity_guided_sampling(x, delta, int(x.shape[2]))
+
+
+def _clip(seed: int, static_frames: int, frames: int = 8) -> list:
+    """One clip of increasingly bright random frames; the first `static_frames` identical."""
+    gen = torch.Generator().manual_seed(seed)
+    video = torch.rand(1, 3, frames, 16, 16, generator=gen)
+    video = video * torch.linspace(0.1, 1.0, frames).view(1, 1, frames, 1, 1)
+    video[:, :, :static_frames] = video[:, :, :1]
+    return [video, video.clone()]
+
+
+@pytest.mark.parametrize("conv_linear_only", [False, True])
+def test_cost_table_equals_brute_force_per_clip(conv_linear_only):
+    torch.manual_seed(0)
+    model = _TinyTwoPathway(with_sampler=True)
+    table = CostTable(model, [(3, 8, 16, 16), (3, 8, 16, 16)], conv_linear_only=conv_linear_only)
+    seen = set()
+    for seed, static in enumerate((8, 5, 2, 0)):
+        clip = _clip(seed, static)
+        expected = clip_gflops(model, clip, conv_linear_only=conv_linear_only)
+        with torch.no_grad():
+            model.eval()(clip)
+        lengths = tuple(model.temporal_lengths[0].tolist())
+        seen.add(lengths)
+        assert table.gflops(lengths) == expected, (lengths, table.gflops(lengths), expected)
+    assert (1, 1) in seen and len(seen) >= 3, f"clips should span several B': {seen}"
+    assert table.gflops((1, 1)) < table.gflops((8, 8))
+
+
+def test_baseline_is_the_model_without_sampler():
+    torch.manual_seed(0)
+    adaptive = _TinyTwoPathway(with_sampler=True)
+    plain = _TinyTwoPathway(with_sampler=False)
+    shapes = [(3, 8, 16, 16), (3, 8, 16, 16)]
+    table = CostTable(adaptive, shapes)
+    plain_table = CostTable(plain, shapes)
+    clip = _clip(0, 0)
+    assert table.baseline_gflops() == clip_gflops(plain, clip)
+    assert plain_table.gflops() == plain_table.baseline_gflops() == clip_gflops(plain, clip)
+    # Full lengths with the sampler: the baseline plus the similarity networks.
+    assert table.gflops((8, 8)) == pytest.approx(
+        table.baseline_gflops() + table.sampler_gflops(), abs=1e-15)
+    assert table.sampler_gflops() > 0
+
+
+def test_batch_norm_counted_only_by_default():
+    bn = nn.Sequential(nn.Conv3d(3, 4, 1), nn.BatchNorm3d(4)).eval()
+    x = [torch.rand(1, 3, 2, 4, 4)]
+    with torch.no_grad():
+        conv = count_flops(_First(bn), x, conv_linear_only=True)
+        full = count_flops(_First(bn), x)
+    assert conv == 3 * 4 * 2 * 4 * 4
+    assert full == conv + 2 * 4 * 2 * 4 * 4  # fvcore: eval BN with affine, 2 per element
+
+
+@pytest.mark.parametrize("conv_linear_only", [False, True])
+def test_counts_equal_fvcore_on_a_traceable_model(conv_linear_only):
+    torch.manual_seed(0)
+    model = _TinyTwoPathway(with_sampler=False).eval()
+    clip = _clip(0, 0)
+    analysis = FlopCountAnalysis(model, (clip,)).unsupported_ops_warnings(False)
+    expected = analysis.total()
+    if conv_linear_only:
+        expected -= analysis.by_operator()["batch_norm"]
+    assert analysis.by_operator()["batch_norm"] > 0
+    with torch.no_grad():
+        assert count_flops(model, clip, conv_linear_only=conv_linear_only) == expected
+
+
+class _First(nn.Module):
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, xs):
+        return self.module(xs[0])
+
+
+def test_inputs_must_be_one_clip_and_lengths_in_range():
+    model = _TinyTwoPathway(with_sampler=True)
+    with pytest.raises(ValueError, match="per clip"):
+        clip_gflops(model, [torch.rand(2, 3, 4, 8, 8)] * 2)
+    table = CostTable(model, [(3, 4, 8, 8)] * 2)
+    with pytest.raises(ValueError, match="lengths"):
+        table.gflops((5, 1))
+    assert model.training, "clip_gflops/CostTable must restore the training mode"
+
+
+def test_params_count():
+    model = _TinyTwoPathway(with_sampler=False)
+    assert params_count(model) == sum(p.numel() for p in model.parameters()) > 0

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Test a video model on every view of the test split (TEST.* keys).
+
+    python tools/test_net.py --cfg configs/Demo/RESNET3D18_ATFR.yaml [KEY VALUE ...]
+
+Runs only this job, whatever TRAIN.ENABLE / TEST.ENABLE / DEMO.ENABLE say.
+"""
+
+import os
+import sys
+
+# Run from a clean checkout without installing the package.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from slowfast_atfr.engine.launch import run_net  # noqa: E402
+from slowfast_atfr.utils.parser import parse_args  # noqa: E402
+
+
+def main() -> None:
+    args = parse_args()
+    args.opts = (args.opts or []) + ["TEST.ENABLE", "True"]
+    run_net(args, jobs=("test",))
+
+
+if __name__ == "__main__":
+    main()
