@@ -28,25 +28,27 @@ sys.path.insert(0, ROOT)
 CONFIG = os.path.join(ROOT, "configs", "Demo", "RESNET3D18_ATFR.yaml")
 MARKER = "reproduce_run.json"
 
-# The paper's numbers (Mini-Kinetics, 3DResNet-18+ATFR unless noted): top-1 % and GFLOPs.
+# The paper's numbers (Mini-Kinetics, 3DResNet-18+ATFR unless noted): [top-1 %, GFLOPs].
+# Keys are relative settings (B = T/4 of the paper's T = 32 is B = 8), so that a row of our
+# tables faces the analogous row of the paper's.
 PAPER = {
-    "main": "3DResNet-18+ATFR 69.6 top-1 at 14.0 GFLOPs (Tables 2-4, A.3)",
     "kernel": {"linear": [69.6, None], "kronecker": [68.9, None]},
     "embed_dim": {"1": [67.3, None], "4": [68.4, None], "8": [69.6, None], "16": [64.7, None]},
-    "bins_train": {"4": [61.4, 3.5], "8": [64.7, 4.2], "16": [64.7, 5.5], "32 (=T)": [69.6, 14.0]},
-    "bins_test": {"4": [51.1, 3.5], "8": [61.4, 5.0], "16": [64.4, 8.0], "32 (=T)": [69.6, 14.0]},
+    "bins_train": {"T/4": [64.7, 4.2], "T/2": [64.7, 5.5], "T": [69.6, 14.0]},
+    "bins_test": {"T/4": [61.4, 5.0], "T/2": [64.4, 8.0], "T": [69.6, 14.0]},
     "placement": {"none": [77.9, 1.9], "stem": [77.8, 0.9], "res2": [78.0, 1.1],
                   "res3": [78.0, 1.3]},
-    "frames": {"atfr 32x1": [67.3, 14.0], "atfr 32x2": [69.6, 14.0], "atfr 64x1": [72.1, 21.1],
-               "atfr 64x2": [74.8, 21.1]},
+    "frames": {"atfr T x r/2": [67.3, 14.0], "atfr T x r": [69.6, 14.0],
+               "atfr 2T x r/2": [72.1, 21.1]},
 }
+# Ablations in the order they run (cheap test-only ones first), with their paper table.
 ABLATIONS = {
+    "bins_test": "Table A.4: number of bins B at test only (trained with B = T)",
+    "frames": "Table 4: frames x stride changed at inference (trained with T x r)",
     "kernel": "Table 2: sampling kernel",
     "embed_dim": "Table 3: dimension L of the similarity space",
+    "placement": "Table 6: stage after which SGS runs (paper: X3D-S on Mini-Kinetics)",
     "bins_train": "Table A.3: number of bins B, at training and test",
-    "bins_test": "Table A.4: number of bins B at test only (trained with B = T)",
-    "placement": "Table 6: stage after which SGS runs (paper: X3D-S)",
-    "frames": "Table 4: frames x stride changed at inference (trained with T x r)",
 }
 
 
@@ -59,40 +61,58 @@ class Run:
     weights_of: Optional[str] = None
 
 
+# (setting label, run or the name of a main run to reuse, key into PAPER[ablation])
+Setting = Tuple[str, Union[str, Run], str]
+
+
 def main_runs() -> List[Run]:
     return [Run("baseline", ["ATFR.ENABLED", "False"]), Run("atfr")]
 
 
-def ablation_runs(name: str, frames: int, rate: int) -> List[Tuple[str, Union[str, Run]]]:
-    """(setting, run) pairs of an ablation; a str run names a main run that is reused."""
-    bins = sorted({max(1, frames // 4), max(1, frames // 2), frames})
-    if name == "kernel":
-        return [("linear", "atfr"), ("kronecker", Run("kernel_kronecker",
-                                                      ["ATFR.KERNEL", "kronecker"]))]
-    if name == "embed_dim":
-        return [(str(dim), "atfr" if dim == 8 else Run(f"embed_dim_{dim}",
-                                                       ["ATFR.EMBED_DIM", str(dim)]))
-                for dim in (1, 4, 8, 16)]
-    if name == "bins_train":
-        return [(f"{b} (=T)" if b == frames else str(b), "atfr" if b == frames else Run(
-            f"bins_train_{b}", ["ATFR.NUM_BINS_TRAIN", f"[{b}]", "ATFR.NUM_BINS_TEST", f"[{b}]"]))
-            for b in bins]
-    if name == "bins_test":
-        return [(f"{b} (=T)" if b == frames else str(b), "atfr" if b == frames else Run(
-            f"bins_test_{b}", ["ATFR.NUM_BINS_TEST", f"[{b}]"], weights_of="atfr"))
-            for b in bins]
-    if name == "placement":
-        return [("none", "baseline"), ("stem", Run("placement_stem", ["ATFR.STAGE", "stem"])),
-                ("res2", "atfr"), ("res3", Run("placement_res3", ["ATFR.STAGE", "res3"]))]
-    settings = [(frames, max(1, rate // 2)), (frames, rate), (2 * frames, max(1, rate // 2))]
-    pairs: List[Tuple[str, Union[str, Run]]] = []
+def _bins_settings(name: str, frames: int) -> List[Setting]:
+    settings = []
+    for b, rel in ((max(1, frames // 4), "T/4"), (max(1, frames // 2), "T/2"), (frames, "T")):
+        if b == frames:
+            run: Union[str, Run] = "atfr"
+        elif name == "bins_train":
+            run = Run(f"bins_train_{b}", ["ATFR.NUM_BINS_TRAIN", f"[{b}]",
+                                          "ATFR.NUM_BINS_TEST", f"[{b}]"])
+        else:
+            run = Run(f"bins_test_{b}", ["ATFR.NUM_BINS_TEST", f"[{b}]"], weights_of="atfr")
+        settings.append((f"B={b} ({rel})", run, rel))
+    return settings
+
+
+def _frames_settings(frames: int, rate: int) -> List[Setting]:
+    half = max(1, rate // 2)
+    grid = ((frames, half, "T x r/2"), (frames, rate, "T x r"), (2 * frames, half, "2T x r/2"))
+    settings: List[Setting] = []
     for model in ("baseline", "atfr"):
-        for t, r in settings:
-            off = ["ATFR.ENABLED", "False"] if model == "baseline" else []
-            pairs.append((f"{model} {t}x{r}", model if (t, r) == (frames, rate) else Run(
-                f"frames_{model}_{t}x{r}", off + ["DATA.NUM_FRAMES", str(t),
-                                                  "DATA.SAMPLING_RATE", str(r)], model)))
-    return pairs
+        off = ["ATFR.ENABLED", "False"] if model == "baseline" else []
+        for t, r, rel in grid:
+            run: Union[str, Run] = model if (t, r) == (frames, rate) else Run(
+                f"frames_{model}_{t}x{r}",
+                off + ["DATA.NUM_FRAMES", str(t), "DATA.SAMPLING_RATE", str(r)], model)
+            settings.append((f"{model} {t}x{r} ({rel})", run, f"{model} {rel}"))
+    return settings
+
+
+def ablation_settings(name: str, frames: int, rate: int) -> List[Setting]:
+    """The settings of one ablation for clips of `frames` frames at stride `rate`."""
+    if name in ("bins_train", "bins_test"):
+        return _bins_settings(name, frames)
+    if name == "frames":
+        return _frames_settings(frames, rate)
+    if name == "kernel":
+        return [("linear", "atfr", "linear"),
+                ("kronecker", Run("kernel_kronecker", ["ATFR.KERNEL", "kronecker"]), "kronecker")]
+    if name == "embed_dim":
+        return [(f"L={dim}", "atfr" if dim == 8 else Run(
+            f"embed_dim_{dim}", ["ATFR.EMBED_DIM", str(dim)]), str(dim)) for dim in (1, 4, 8, 16)]
+    return [("none", "baseline", "none"),
+            ("stem", Run("placement_stem", ["ATFR.STAGE", "stem"]), "stem"),
+            ("res2", "atfr", "res2"),
+            ("res3", Run("placement_res3", ["ATFR.STAGE", "res3"]), "res3")]
 
 
 def parse_args() -> argparse.Namespace:
@@ -128,9 +148,9 @@ def common_opts(args: argparse.Namespace) -> List[str]:
 
 
 def last_checkpoint(output_dir: str) -> str:
-    from slowfast_atfr.utils.checkpoint import get_checkpoint_dir, get_last_checkpoint
+    from slowfast_atfr.utils.checkpoint import get_last_checkpoint
 
-    path = get_last_checkpoint(get_checkpoint_dir(output_dir))
+    path = get_last_checkpoint(output_dir)
     if path is None:
         raise FileNotFoundError(f"No checkpoint in {output_dir}; did its training fail?")
     return path
@@ -279,7 +299,7 @@ def summary_tables(summary: Dict[str, Any]) -> str:
         lines += ["", f"## {title}", "", "| setting | top-1 | mean GFLOPs/clip | mean B' | "
                   "paper top-1 | paper GFLOPs |", "|---|---|---|---|---|---|"]
         for setting, r in summary[ablation]["runs"].items():
-            ref = paper.get(setting, [None, None])
+            ref = paper.get(summary[ablation]["paper_key"][setting], [None, None])
             lines.append(f"| {setting} | {_fmt(r['top1'])} | {_fmt(r['gflops'], '{:.4f}')} | "
                          f"{_fmt(_first(r.get('mean_bprime')))} | {_fmt(ref[0], '{:.1f}')} | "
                          f"{_fmt(ref[1], '{:.1f}')} |")
@@ -294,45 +314,58 @@ def clip_geometry(args: argparse.Namespace) -> Tuple[int, int]:
     return cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE
 
 
+def write_outputs(summary: Dict[str, Any], args: argparse.Namespace, start: float) -> None:
+    """(Re)write summary.json, tables.md and the plots with what has run so far."""
+    from slowfast_atfr.visualization.report import plot_summary
+
+    summary["targets"] = targets(summary)
+    summary["elapsed_s"] = time.time() - start
+    os.makedirs(args.results, exist_ok=True)
+    path = os.path.join(args.results, "summary.json")
+    with open(path, "w") as f:
+        json.dump(summary, f, indent=1, sort_keys=True)
+    with open(os.path.join(args.results, "tables.md"), "w") as f:
+        f.write(f"Command: `{summary['command']}`\n\n" + summary_tables(summary))
+    plot_summary(path, os.path.join(args.results, "plots"))
+
+
+def run_ablation(name: str, args: argparse.Namespace,
+                 done: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """Every setting of one ablation -> {"table", "runs": {setting: run}, "paper_key"}."""
+    entry: Dict[str, Any] = {"table": ABLATIONS[name], "runs": {}, "paper_key": {}}
+    for setting, run, paper_key in ablation_settings(name, *clip_geometry(args)):
+        if isinstance(run, Run):
+            done[run.name] = execute(run, args, done)
+        entry["runs"][setting] = done[run if isinstance(run, str) else run.name]
+        entry["paper_key"][setting] = paper_key
+    return entry
+
+
 def main() -> None:
     args = parse_args()
     from slowfast_atfr.datasets.demo import ensure_demo_dataset
-    from slowfast_atfr.visualization.report import plot_summary
 
     start = time.time()
     ensure_demo_dataset(os.path.join(args.work_dir, "demo_data"))
     done: Dict[str, Dict[str, Any]] = {}
     for run in main_runs():
         done[run.name] = execute(run, args, done)
-    summary: Dict[str, Any] = {"command": " ".join([os.path.relpath(__file__, ROOT)] +
-                                                   sys.argv[1:]),
-                               "paper": PAPER}
     bench = benchmark(args, done["atfr"])
+    names = [] if args.quick else [n for n in ABLATIONS if not args.only or n in args.only]
+    summary: Dict[str, Any] = {
+        "command": " ".join(["python", os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
+        "paper": PAPER, "benchmark": bench, "ablations_planned": names,
+        "mean_bprime_by_class": done["atfr"]["mean_bprime_by_class"],
+    }
     for name in ("baseline", "atfr"):
         summary[name] = {**done[name], "clips_per_s": bench[name]["infer_clips_per_s"],
                          "train_iter_s": bench[name]["train_iter_s"],
                          "params": bench[name]["params"]}
-    summary["benchmark"] = bench
-    summary["mean_bprime_by_class"] = done["atfr"]["mean_bprime_by_class"]
-    names = [] if args.quick else (args.only or sorted(ABLATIONS))
-    for ablation in names:
-        entry: Dict[str, Any] = {"table": ABLATIONS[ablation], "runs": {}}
-        for setting, run in ablation_runs(ablation, *clip_geometry(args)):
-            if isinstance(run, str):
-                entry["runs"][setting] = done[run]
-            else:
-                done[run.name] = entry["runs"][setting] = execute(run, args, done)
-        summary[ablation] = entry
-    summary["targets"] = targets(summary)
-    summary["elapsed_s"] = time.time() - start
-    os.makedirs(args.results, exist_ok=True)
-    with open(os.path.join(args.results, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1, sort_keys=True)
-    with open(os.path.join(args.results, "tables.md"), "w") as f:
-        f.write(summary_tables(summary))
-    plots_dir = os.path.join(args.results, "plots")
-    plot_summary(os.path.join(args.results, "summary.json"), plots_dir)
-    sgs_figures(args, done["atfr"], plots_dir)
+    write_outputs(summary, args, start)
+    sgs_figures(args, done["atfr"], os.path.join(args.results, "plots"))
+    for name in names:
+        summary[name] = run_ablation(name, args, done)
+        write_outputs(summary, args, start)
     print(summary_tables(summary))
     print(json.dumps({"targets": summary["targets"], "elapsed_s": summary["elapsed_s"]}))
 

@@ -114,6 +114,11 @@ def check_and_infer(cfg: CfgNode) -> CfgNode:
     if cfg.NUM_GPUS == 0 and cfg.DIST_BACKEND == "nccl":
         cfg.DIST_BACKEND = "gloo"
     _check_batches(cfg)
+    if cfg.MODEL.ARCH == "x3d" and cfg.RESNET.TRANS_FUNC != "x3d_transform":
+        raise ValueError(
+            f"RESNET.TRANS_FUNC={cfg.RESNET.TRANS_FUNC!r} with MODEL.ARCH 'x3d': X3D blocks "
+            "need RESNET.TRANS_FUNC x3d_transform (as in PySlowFast's X3D configs)."
+        )
     _check_atfr(cfg)
     if cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE:
         cfg.MULTIGRID.DEFAULT_B = cfg.TRAIN.BATCH_SIZE

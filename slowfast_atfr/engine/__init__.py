@@ -1,1 +1,1 @@
-"""engine"""
+"""Training, testing and demo jobs: launch, train loop and hooks, test loop, demo."""

@@ -121,4 +121,12 @@ def test(cfg: CfgNode) -> Dict[str, Any]:
     loader = data_loader.construct_loader(cfg, "test")
     logger.info("Testing %d clips (%d videos x %d views).", len(loader.dataset),
                 loader.dataset.num_videos, loader.dataset.num_clips_per_video)
-    return perform_test(cfg, model, loader)
+    stats = perform_test(cfg, model, loader)
+    if du.is_master_proc():
+        cost = (f"mean GFLOPs {stats['mean_gflops']:.4f} with ATFR, "
+                f"{stats['baseline_gflops']:.4f} without" if "mean_gflops" in stats
+                else f"GFLOPs {stats['gflops']:.4f}")
+        logger.info("Final result: top-1 %.2f%%, top-5 %.2f%% (%d of %d videos); %s.",
+                    stats["top1_acc"], stats["top5_acc"], stats["videos_scored"],
+                    stats["videos_expected"], cost)
+    return stats

@@ -8,8 +8,8 @@ temporal strides (1, 1, 2, 2), widths 64 / 256 / 512 / 1024 / 2048 at
 RESNET.WIDTH_PER_GROUP 64, and a global average pool + linear head. The stages are a
 `ResStage` with `trans_func_name="r2plus1d_transform"`, so parameter names follow the
 ResNet family (s1.pathway0_stem.conv, s2.pathway0_res0.branch2.b_t, head.projection).
-RESNET.SPATIAL_STRIDES and RESNET.NUM_BLOCK_TEMP_KERNEL are not read: the table below is
-the architecture.
+RESNET.SPATIAL_STRIDES, RESNET.NUM_BLOCK_TEMP_KERNEL and RESNET.TRANS_FUNC are not read: the
+table below and the (2+1)D transform are the architecture.
 """
 
 from typing import Callable, Sequence

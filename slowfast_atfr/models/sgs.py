@@ -22,6 +22,13 @@ __all__ = ["BORDER_WEIGHT", "KERNELS", "SGS", "build_sampler", "similarity_guide
 # with 0.5: the mean of the tent over its support, i.e. the weight an interior frame gets on
 # average; 0 would lose the frame, 1 would rank it above a frame at the bin centre.
 BORDER_WEIGHT = 0.5
+# Width, in bins, of the band next to a border where the weight ramps down from BORDER_WEIGHT
+# to Eq. 6 (weight = max(Eq. 6, BORDER_WEIGHT * (1 - distance / BORDER_BAND))). Without it the
+# weight would jump from 0.5 on the border to ~0 one rounding error away: frames of a static
+# clip, whose deltas tie at the max up to float rounding, would get 0.5 or ~0 depending on
+# the batch they run in. Beyond the band (and so everywhere but within ~4% of a bin width of a
+# border) the weight is exactly Eq. 6.
+BORDER_BAND = 0.05
 # Sampling kernels: "linear" (Eq. 6, default) and "kronecker" (Eq. 5).
 KERNELS = ("linear", "kronecker")
 
@@ -78,8 +85,12 @@ def _linear_factors(
     # d(weight)/d(delta) is +1/gamma for beta_b - gamma < delta <= beta_b, else -1/gamma (Eq. 8).
     sign = torch.where(2 * q > centre, 1.0, -1.0).to(q.dtype)
     tent = 1 - sign * (2 * delta * scale - centre)  # 1 - |delta - beta_b| / gamma (Eq. 6)
-    fixed = torch.where(zero_gamma, 1.0, BORDER_WEIGHT).to(q.dtype)
-    return torch.where(q == q.ceil(), fixed, tent)  # border (gamma = 0: every q is 0)
+    # Near a border (q within BORDER_BAND of an integer) the ramp takes over where it exceeds
+    # the tent: continuous in delta, BORDER_WEIGHT exactly on the border.
+    distance = (delta * scale - q.round()).abs()
+    ramp = (BORDER_WEIGHT * (1 - distance / BORDER_BAND)).clamp_min(0)
+    weight = torch.maximum(ramp, tent)
+    return torch.where(zero_gamma, torch.ones_like(weight), weight)  # gamma = 0: B' = 1
 
 
 def _rank(joint: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -179,7 +190,9 @@ def similarity_guided_sampling(
     - A frame exactly on a bin border (`delta = 2 b gamma`, including 0 and the max, where
       Eq. 5/6 give 0 in every bin) goes to bin `clamp(ceil(delta / (2 gamma)), 1, B)`, with
       weight BORDER_WEIGHT (linear, zero gradient w.r.t. delta as in Eq. 8) or as a member
-      (kronecker). No frame is ever lost.
+      (kronecker). No frame is ever lost. Within BORDER_BAND bins of a border the linear
+      weight is max(Eq. 6, a ramp from BORDER_WEIGHT down to 0), so it is continuous in delta
+      and float rounding cannot flip a tied frame between 0.5 and ~0.
     - `max(delta) == 0` (gamma = 0): every frame goes to bin 1 with weight 1 (linear) / the
       mean (kronecker), so B' = 1 and never NaN. Identical deltas also give B' = 1.
     - Values below 0 are binned as 0 (the measures give delta >= 0).

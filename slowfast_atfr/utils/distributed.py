@@ -116,7 +116,8 @@ def place_model(cfg: CfgNode, model: torch.nn.Module) -> torch.nn.Module:
     """Move `model` to this process's device, convert to SyncBN and wrap in DDP if needed.
 
     SyncBN is used when BN.NORM_TYPE is "sync_batchnorm" and more than one process runs.
-    DDP uses find_unused_parameters when ATFR is on (a sampler may leave branches unused).
+    DDP looks for unused parameters only with the Kronecker SGS kernel, whose bin indicator
+    passes no gradient to the similarity network.
     """
     model = model.to(device_of(cfg))
     if get_world_size() == 1:
@@ -126,7 +127,7 @@ def place_model(cfg: CfgNode, model: torch.nn.Module) -> torch.nn.Module:
     device_ids = [torch.cuda.current_device()] if cfg.NUM_GPUS > 0 else None
     return torch.nn.parallel.DistributedDataParallel(
         model, device_ids=device_ids, output_device=device_ids[0] if device_ids else None,
-        find_unused_parameters=bool(cfg.ATFR.ENABLED),
+        find_unused_parameters=bool(cfg.ATFR.ENABLED and cfg.ATFR.KERNEL == "kronecker"),
     )
 
 

@@ -64,6 +64,7 @@ def test_defaults_pass_the_checks():
 def test_single_pathway_lists_are_cut_to_one_value():
     cfg = get_cfg()
     cfg.MODEL.ARCH = "x3d"
+    cfg.RESNET.TRANS_FUNC = "x3d_transform"
     cfg.ATFR.NUM_BINS_TRAIN = [16, 4]
     cfg = assert_and_infer_cfg(cfg)
     assert list(cfg.ATFR.NUM_BINS_TRAIN) == [16] and list(cfg.ATFR.PATHWAYS) == [True]
@@ -111,3 +112,10 @@ def test_enabled_without_any_pathway():
 def test_every_shipped_config_loads_and_passes_the_checks(path):
     cfg = load_config(parse_args(["--cfg", path]), path)
     assert_and_infer_cfg(cfg)
+
+
+def test_x3d_needs_the_x3d_transform():
+    cfg = get_cfg()
+    cfg.MODEL.ARCH = "x3d"
+    with pytest.raises(ValueError, match="RESNET.TRANS_FUNC"):
+        assert_and_infer_cfg(cfg)

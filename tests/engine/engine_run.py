@@ -3,8 +3,9 @@
     python engine_run.py OUTPUT_DIR INIT_METHOD [KEY VALUE ...]
 
 With ENGINE_RUN_DUMP_STATES=1 every rank saves its final model state to
-OUTPUT_DIR/rank<r>_state.pt. With ENGINE_RUN_KILL_AFTER=N the process SIGKILLs itself after its N-th training iteration
-(counted from the start of this process), after that iteration's hooks ran.
+OUTPUT_DIR/rank<r>_state.pt. With ENGINE_RUN_KILL_AFTER=N the process SIGKILLs itself after
+its N-th training iteration (counted from the start of this process), after that iteration's
+hooks ran.
 """
 
 import os

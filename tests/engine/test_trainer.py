@@ -114,3 +114,17 @@ def test_lr_is_set_every_iteration_from_the_fractional_epoch(tmp_path):
     trainer.train()
     # Linear warm-up from 0 to BASE_LR over epoch 1 (4 iterations), then constant.
     assert seen == pytest.approx([0.0, 0.0125, 0.025, 0.0375] + [0.05] * 4)
+
+
+def test_missing_data_directory_names_the_path(tmp_path):
+    missing = str(tmp_path / "no_such_dir")
+    cfg = tiny_cfg(tmp_path, **{"TRAIN.DATASET": "kinetics", "DATA.PATH_TO_DATA_DIR": missing})
+    with pytest.raises(FileNotFoundError, match="no_such_dir"):
+        Trainer(cfg)
+
+
+def test_tensorboard_scalars_are_written(tmp_path):
+    cfg = tiny_cfg(tmp_path, **{"TENSORBOARD.ENABLE": True, "SOLVER.MAX_EPOCH": 1})
+    Trainer(cfg).train()
+    files = os.listdir(tmp_path / "runs")
+    assert any(name.startswith("events.out.tfevents") for name in files)

@@ -1,7 +1,7 @@
 """R(2+1)D: pytorchvideo's R(2+1)D-R50 layout, temporal strides, lengths after them."""
 
 import torch
-from tiny_models import calibrate_bn, mixed_clips, tiny_cfg
+from tiny_models import build_tiny, calibrate_bn, mixed_clips, tiny_cfg
 
 from slowfast_atfr.config.defaults import get_cfg
 from slowfast_atfr.models import build_model, varlen
@@ -53,7 +53,7 @@ def test_temporal_strides_in_res4_and_res5():
 def test_lengths_follow_the_temporal_strides_after_the_sampler():
     """Inside the padded run the strided convs halve each clip's length as they would alone."""
     cfg = tiny_cfg("R2plus1D", "r18", atfr=True, sampler="TestDedupSampler")
-    model = build_model(cfg)
+    model = build_tiny(cfg)
     calibrate_bn(model, mixed_clips(cfg, seed=1))
     with torch.no_grad():
         feats, lengths = model.sample(model.forward_before_sampler(mixed_clips(cfg)))

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from slowfast_atfr.models.sgs import (
+    BORDER_BAND,
     BORDER_WEIGHT,
     KERNELS,
     SGS,
@@ -48,8 +49,10 @@ def _reference(x, delta, bins, kernel):
                              for b in range(1, num + 1)]
                     nonzero = [b for b in range(num) if tents[b] > 0]
                     assert len(nonzero) <= 1, "tents overlap"
+                    q = value / (2 * gamma)
+                    ramp = BORDER_WEIGHT * max(0.0, 1 - abs(q - round(q)) / BORDER_BAND)
                     if nonzero:
-                        b, w = nonzero[0] + 1, tents[nonzero[0]]
+                        b, w = nonzero[0] + 1, max(tents[nonzero[0]], ramp)
                     else:
                         b = min(max(math.ceil(value / (2 * gamma)), 1), num)
                         w = BORDER_WEIGHT

@@ -47,8 +47,6 @@ class _FakeSampler(nn.Module):
         return out, lengths.to(torch.int64)
 
 
-if "X3DTestSampler" not in TEMPORAL_SAMPLER_REGISTRY:
-    TEMPORAL_SAMPLER_REGISTRY._do_register("X3DTestSampler", _FakeSampler)
 
 
 def _cfg(variant="S", atfr=False, sampler="X3DTestSampler", num_classes=400):
@@ -79,8 +77,15 @@ def _one_thread():
 
 
 def _build(cfg, seed=0):
+    """build_model(cfg), with X3DTestSampler registered only while it builds."""
     torch.manual_seed(seed)
-    return build_model(cfg)
+    if cfg.ATFR.SAMPLER != "X3DTestSampler":
+        return build_model(cfg)
+    TEMPORAL_SAMPLER_REGISTRY._do_register("X3DTestSampler", _FakeSampler)
+    try:
+        return build_model(cfg)
+    finally:
+        TEMPORAL_SAMPLER_REGISTRY._obj_map.pop("X3DTestSampler")
 
 
 def _mixed_clips(frames=8, size=32):

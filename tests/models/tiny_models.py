@@ -2,7 +2,8 @@
 
 `TINY` maps each MODEL_REGISTRY name to its tiny variants; a test asserts that every
 registered name has one, so a new family is tested without writing a new test.
-`DedupSampler` is a parameter-free sampler (registered as "TestDedupSampler") that keeps a
+`TestDedupSampler` is a parameter-free sampler (registered by `build_tiny` only while it
+builds a model, so other tests never see it in the registry) that keeps a
 frame only when it differs from the previous one: static clips keep few frames, moving clips
 keep all, so a mixed batch always has several lengths.
 """
@@ -13,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from slowfast_atfr.config.defaults import get_cfg
+from slowfast_atfr.models import build_model
 from slowfast_atfr.models.samplers import TEMPORAL_SAMPLER_REGISTRY
 
 NUM_CLASSES = 5
@@ -87,6 +89,18 @@ def tiny_cfg(name: str, variant: str, atfr: bool, sampler: str = "SGS"):
     return cfg
 
 
+def build_tiny(cfg) -> nn.Module:
+    """build_model(cfg), with TestDedupSampler registered while it builds."""
+    name = TestDedupSampler.__name__
+    if cfg.ATFR.SAMPLER != name:
+        return build_model(cfg)
+    TEMPORAL_SAMPLER_REGISTRY._do_register(name, TestDedupSampler)
+    try:
+        return build_model(cfg)
+    finally:
+        TEMPORAL_SAMPLER_REGISTRY._obj_map.pop(name)
+
+
 def mixed_clips(cfg, n: int = 4, frames: int = 8, seed: int = 0) -> List[torch.Tensor]:
     """Inputs [N, 3, T, CROP, CROP] per pathway: even samples static, odd ones moving."""
     gen = torch.Generator().manual_seed(seed)
@@ -99,7 +113,6 @@ def mixed_clips(cfg, n: int = 4, frames: int = 8, seed: int = 0) -> List[torch.T
     return [fast[:, :, :: cfg.SLOWFAST.ALPHA].contiguous(), fast]
 
 
-@TEMPORAL_SAMPLER_REGISTRY.register()
 class TestDedupSampler(nn.Module):
     """Keep frame t if its change from frame t-1 exceeds half the clip's largest change."""
 

@@ -1,13 +1,21 @@
 """Per-clip GFLOPs: cost tables equal brute-force counts; baselines match published tables."""
 
+import os
+
 import pytest
 import torch
 from fvcore.nn import FlopCountAnalysis
 from torch import nn
 
+from slowfast_atfr.config.defaults import assert_and_infer_cfg
+from slowfast_atfr.datasets.transform import pack_pathway_output
+from slowfast_atfr.models import build_model
 from slowfast_atfr.models.sgs import similarity_guided_sampling
 from slowfast_atfr.models.video_model import VideoModel
 from slowfast_atfr.utils.flops import CostTable, clip_gflops, count_flops, params_count
+from slowfast_atfr.utils.parser import load_config, parse_args
+
+_CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
 
 
 class _TinyTwoPathway(VideoModel):
@@ -135,3 +143,90 @@ def test_inputs_must_be_one_clip_and_lengths_in_range():
 def test_params_count():
     model = _TinyTwoPathway(with_sampler=False)
     assert params_count(model) == sum(p.numel() for p in model.parameters()) > 0
+
+
+def _build(config: str, *opts: str):
+    args = parse_args(["--cfg", os.path.join(_CONFIGS, config), "NUM_GPUS", "0", *opts])
+    cfg = assert_and_infer_cfg(load_config(args))
+    torch.manual_seed(0)
+    return cfg, build_model(cfg)
+
+
+def _clip_shapes(cfg, frames: int, crop: int) -> list:
+    if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH:
+        return [(3, frames // cfg.SLOWFAST.ALPHA, crop, crop), (3, frames, crop, crop)]
+    return [(3, frames, crop, crop)]
+
+
+def _videos(frames: int, crop: int) -> list:
+    """[C, T, H, W] clips with different motion: static, shifted texture, noise, fading."""
+    gen = torch.Generator().manual_seed(0)
+    texture = torch.rand(3, crop, 3 * crop, generator=gen)
+    noise = torch.rand(3, frames, crop, crop, generator=gen)
+    return [
+        texture[:, None, :, :crop].expand(3, frames, crop, crop).clone(),
+        torch.stack([texture[:, :, 2 * t:2 * t + crop] for t in range(frames)], dim=1),
+        noise,
+        noise * torch.linspace(0.1, 1.0, frames).view(1, frames, 1, 1),
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config, opts, frames, crop", [
+    # mean_distance spreads the bins of an untrained f_s, so B' varies between clips.
+    ("Kinetics/X3D_S_ATFR.yaml", ("ATFR.MEASURE", "mean_distance"), 13, 64),
+    # Two pathways, temporal blocks (App. A) and the zero-padded lateral fusion.
+    ("SSv2/SLOWFAST_16x8_R50_ATFR.yaml",
+     ("ATFR.MEASURE", "mean_distance", "RESNET.WIDTH_PER_GROUP", "8"), 16, 32),
+])
+def test_cost_table_equals_brute_force_on_real_models(config, opts, frames, crop):
+    cfg, model = _build(config, *opts)
+    table = CostTable(model, _clip_shapes(cfg, frames, crop), conv_linear_only=True)
+    multi = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
+    seen = set()
+    for video in _videos(frames, crop):
+        clip = [x.unsqueeze(0) for x in pack_pathway_output(video, multi, cfg.SLOWFAST.ALPHA)]
+        expected = clip_gflops(model, clip, conv_linear_only=True)
+        lengths = tuple(model.temporal_lengths[0].tolist())
+        seen.add(lengths)
+        assert table.gflops(lengths) == expected, (lengths, table.gflops(lengths), expected)
+        assert table.gflops(lengths) <= table.gflops()
+    assert len(seen) >= 2, f"the clips should get different B': {seen}"
+
+
+# Published single-view GFLOPs (PYSLOWFAST_NOTES.md; ATFR paper for the last two), one
+# multiply-add = 1 FLOP, batch 1: (config, frames, crop, GFLOPs, convention, params in M).
+# Convention: X3D and the Kinetics SlowFast figures are conv + linear ("conv"). The model-zoo
+# figures of I3D 8x8 R50 (37.3) and SSv2 SlowFast 16x8 R50 (132.1) are fvcore's default
+# count with batch norm ("bn": 37.27 and 132.13 here); conv + linear gives 37.10 and 131.42,
+# 0.5% lower. X3D-XL: 36.65 is upstream's code with the XL factors; the X3D paper's 35.84 is
+# 2.2% lower (see PYSLOWFAST_NOTES.md).
+_PUBLISHED = [
+    ("Kinetics/X3D_XS.yaml", 4, 160, 0.60, "conv", 3.794),
+    ("Kinetics/X3D_S.yaml", 13, 160, 1.96, "conv", 3.794),
+    ("Kinetics/X3D_M.yaml", 16, 224, 4.73, "conv", 3.794),
+    ("Kinetics/X3D_L.yaml", 16, 312, 18.37, "conv", 6.153),
+    ("Kinetics/X3D_XL.yaml", 16, 312, 36.65, "conv", 11.09),
+    ("Kinetics/SLOWFAST_4x16_R50.yaml", 32, 256, 36.1, "conv", None),
+    ("Kinetics/SLOWFAST_8x8_R50.yaml", 32, 256, 65.7, "conv", None),
+    ("Kinetics/I3D_8x8_R50.yaml", 8, 256, 37.3, "bn", None),
+    ("SSv2/SLOWFAST_16x8_R50.yaml", 64, 256, 132.1, "bn", None),
+    # ATFR paper, Table 4 (SlowFast-8x8-ResNet18, 32 x 224^2) and Table 7 (I3D R50, 256^2).
+    ("MiniKinetics/SLOWFAST_8x8_R18.yaml", 32, 224, 30.9, "conv", None),
+    ("MiniKinetics/I3D_32x2_R50.yaml", 32, 256, 148.4, "conv", None),
+]
+
+
+@pytest.mark.parametrize("config, frames, crop, published, convention, params", _PUBLISHED,
+                         ids=[row[0] for row in _PUBLISHED])
+def test_baseline_gflops_match_published(config, frames, crop, published, convention, params):
+    cfg, model = _build(config)
+    shapes = _clip_shapes(cfg, frames, crop)
+    conv = CostTable(model, shapes, conv_linear_only=True).baseline_gflops()
+    with_bn = CostTable(model, shapes).baseline_gflops()
+    measured = conv if convention == "conv" else with_bn
+    assert measured == pytest.approx(published, rel=0.01)
+    assert conv == pytest.approx(published, rel=0.01), "conv + linear within 1% of the table"
+    assert with_bn > conv
+    if params is not None:
+        assert params_count(model) / 1e6 == pytest.approx(params, rel=0.001)

@@ -1,0 +1,171 @@
+"""Every configs/**/*.yaml: loads, builds small, trains a step; ATFR twins differ only in ATFR.
+
+The build test shrinks the input (8 frames of 32 x 32, batch 2) and, for the ResNet
+families, RESNET.WIDTH_PER_GROUP, so that all configs run on CPU in a few minutes; the
+architecture at full size is checked by the GFLOPs and parameter references of
+tests/utils/test_flops.py.
+"""
+
+import glob
+import os
+from functools import lru_cache
+from typing import Dict, List, Optional
+
+import pytest
+import torch
+import yaml
+from fvcore.common.config import CfgNode
+
+from slowfast_atfr.config.defaults import assert_and_infer_cfg
+from slowfast_atfr.datasets.transform import pack_pathway_output
+from slowfast_atfr.models import MODEL_REGISTRY, build_model
+from slowfast_atfr.utils.parser import load_config, parse_args
+
+_ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "configs"))
+_CONFIGS = sorted(
+    os.path.relpath(path, _ROOT) for path in glob.glob(os.path.join(_ROOT, "**", "*.yaml"),
+                                                       recursive=True)
+)
+# The demo configs (configs/Demo) are tiny models for the built-in data set, not paper models.
+_PAPER_CONFIGS = [c for c in _CONFIGS if not c.startswith("Demo" + os.sep)]
+# Input small enough for CPU; 8 frames are divisible by every SLOWFAST.ALPHA used (4, 8).
+_SMALL = ["NUM_GPUS", "0", "DATA.NUM_FRAMES", "8", "DATA.TRAIN_CROP_SIZE", "32",
+          "DATA.TEST_CROP_SIZE", "32", "TRAIN.BATCH_SIZE", "2", "TEST.BATCH_SIZE", "2"]
+# ResNet-family widths are narrowed to this RESNET.WIDTH_PER_GROUP (if wider).
+_NARROW_WIDTH = 16
+
+
+@lru_cache(maxsize=None)
+def _load(config: str, *opts: str) -> CfgNode:
+    args = parse_args(["--cfg", os.path.join(_ROOT, config), *opts])
+    return assert_and_infer_cfg(load_config(args))
+
+
+def _base(config: str) -> Optional[str]:
+    """The config named by `config`'s `_BASE_`, relative to configs/, or None."""
+    with open(os.path.join(_ROOT, config)) as f:
+        base = (yaml.safe_load(f) or {}).get("_BASE_")
+    if base is None:
+        return None
+    return os.path.normpath(os.path.join(os.path.dirname(config), base))
+
+
+def _baseline(config: str) -> Optional[str]:
+    """The nearest config up `config`'s `_BASE_` chain with ATFR disabled."""
+    base = _base(config)
+    while base is not None and _load(base).ATFR.ENABLED:
+        base = _base(base)
+    return base
+
+
+def _flatten(node: CfgNode, prefix: str = "") -> Dict[str, object]:
+    flat = {}
+    for key, value in node.items():
+        if isinstance(value, CfgNode):
+            flat.update(_flatten(value, prefix + key + "."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+_ATFR_CONFIGS = [c for c in _PAPER_CONFIGS if _load(c).ATFR.ENABLED]
+
+
+def _num_pathways(cfg: CfgNode) -> int:
+    return 2 if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else 1
+
+
+@pytest.mark.parametrize("config", _CONFIGS)
+def test_config_loads_and_names_a_registered_model(config):
+    cfg = _load(config)
+    assert cfg.MODEL.MODEL_NAME in MODEL_REGISTRY, cfg.MODEL.MODEL_NAME
+    assert len(cfg.DATA.INPUT_CHANNEL_NUM) == _num_pathways(cfg)
+    if cfg.ATFR.ENABLED:
+        assert len(cfg.ATFR.PATHWAYS) == _num_pathways(cfg) and any(cfg.ATFR.PATHWAYS)
+    if config in _PAPER_CONFIGS:
+        assert cfg.NUM_GPUS == 8 and cfg.TRAIN.BATCH_SIZE % 8 == 0 and cfg.TEST.BATCH_SIZE % 8 == 0
+        assert cfg.SOLVER.OPTIMIZING_METHOD == "sgd" and cfg.SOLVER.MOMENTUM == 0.9
+
+
+@pytest.mark.parametrize("config", _ATFR_CONFIGS)
+def test_atfr_config_differs_from_its_baseline_only_under_atfr(config):
+    baseline = _baseline(config)
+    assert baseline is not None, f"{config} must inherit (_BASE_) from its non-ATFR config"
+    ours, theirs = _flatten(_load(config)), _flatten(_load(baseline))
+    differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    assert "ATFR.ENABLED" in differ
+    assert all(key.startswith("ATFR.") for key in differ), (config, baseline, differ)
+
+
+def test_every_baseline_config_has_an_atfr_twin():
+    baselines = {c for c in _PAPER_CONFIGS if not _load(c).ATFR.ENABLED}
+    twinned = {_baseline(c) for c in _ATFR_CONFIGS}
+    assert sorted(baselines - twinned) == []
+    for config in _ATFR_CONFIGS:
+        assert "_ATFR" in config or "TemporalAttention" in config, config
+
+
+def test_paper_models_have_configs():
+    names = {os.path.splitext(c)[0] for c in _PAPER_CONFIGS}
+    for name in ("Kinetics/X3D_S", "Kinetics/X3D_XL", "Kinetics/SLOWFAST_4x16_R50",
+                 "Kinetics600/X3D_M", "Kinetics600/X3D_XL", "MiniKinetics/R2PLUS1D_32x2_R50",
+                 "MiniKinetics/I3D_32x2_R50", "MiniKinetics/X3D_S", "MiniKinetics/RESNET3D18",
+                 "MiniKinetics/RESNET3D50", "MiniKinetics/SLOWFAST_8x8_R18",
+                 "MiniKinetics/SLOWFAST_8x8_R50", "SSv2/SLOWFAST_16x8_R50",
+                 "SSv2/SLOWFAST_16x8_R50_ATFR_multigrid", "UCF101/RESNET3D50",
+                 "HMDB51/RESNET3D50"):
+        assert name in names and (name.endswith("multigrid") or name + "_ATFR" in names), name
+    ssv2 = _load(os.path.join("SSv2", "SLOWFAST_16x8_R50_ATFR.yaml"))
+    assert list(ssv2.ATFR.BLOCK_LENGTH) == [2, 8]  # pathway 0 = slow: blocks of 2, fast: 8
+    assert (ssv2.DATA.NUM_FRAMES, ssv2.SLOWFAST.ALPHA, ssv2.SLOWFAST.BETA_INV) == (64, 4, 8)
+    multigrid = _load(os.path.join("SSv2", "SLOWFAST_16x8_R50_ATFR_multigrid.yaml"))
+    assert multigrid.MULTIGRID.LONG_CYCLE and multigrid.MULTIGRID.SHORT_CYCLE
+
+
+def _small_opts(config: str) -> List[str]:
+    cfg = _load(config)
+    opts = list(_SMALL)
+    if cfg.MODEL.MODEL_NAME != "X3D" and cfg.RESNET.WIDTH_PER_GROUP > _NARROW_WIDTH:
+        opts += ["RESNET.WIDTH_PER_GROUP", str(_NARROW_WIDTH)]
+    return opts
+
+
+def _batch(cfg: CfgNode) -> List[torch.Tensor]:
+    """Two clips [2, C, T, H, W] per pathway: a static one (identical frames) and noise."""
+    gen = torch.Generator().manual_seed(0)
+    frames, crop = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
+    static = torch.rand(3, 1, crop, crop, generator=gen).expand(3, frames, crop, crop)
+    moving = torch.rand(3, frames, crop, crop, generator=gen)
+    multi = _num_pathways(cfg) == 2
+    clips = [pack_pathway_output(v, multi, cfg.SLOWFAST.ALPHA) for v in (static, moving)]
+    return [torch.stack([clip[p] for clip in clips]) for p in range(len(clips[0]))]
+
+
+@pytest.mark.parametrize("config", _CONFIGS)
+def test_config_builds_small_and_trains_one_step(config):
+    cfg = _load(config, *_small_opts(config))
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    xs = _batch(cfg)
+    logits = model.train()(xs)
+    assert logits.shape == (2, cfg.MODEL.NUM_CLASSES) and torch.isfinite(logits).all()
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    assert not missing, f"parameters without gradient: {missing[:5]}"
+
+    model.eval()
+    with torch.no_grad():
+        batched = model(xs)
+        lengths = model.temporal_lengths
+        singles = [model([x[i:i + 1] for x in xs]) for i in range(2)]
+    assert torch.allclose(batched, torch.cat(singles), rtol=1e-4, atol=1e-5)
+    if not cfg.ATFR.ENABLED:
+        assert lengths is None
+        return
+    assert lengths.shape == (2, _num_pathways(cfg)) and (lengths >= 1).all()
+    assert set(model.state_dict()) - set(build_model(_baseline_small(config)).state_dict()) == {
+        k for k in model.state_dict() if k.startswith("sampler.")}
+
+
+def _baseline_small(config: str) -> CfgNode:
+    return _load(_baseline(config), *_small_opts(config))

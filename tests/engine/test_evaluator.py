@@ -1,0 +1,63 @@
+"""Test loop: multi-view accuracy, skipped bad videos, ATFR GFLOPs/B' file, saved results."""
+
+import json
+import os
+
+import pytest
+import torch
+from engine_tiny import tiny_cfg
+
+from slowfast_atfr.engine.evaluator import class_names
+from slowfast_atfr.engine.evaluator import test as run_test
+from slowfast_atfr.utils.flops import CostTable
+
+
+def test_skipped_bad_videos_are_reported_not_scored(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENGINE_TINY_BAD_VIDEOS", "2,6")
+    cfg = tiny_cfg(tmp_path, **{"TEST.SKIP_BAD_VIDEOS": True,
+                                "TEST.SAVE_RESULTS_PATH": "preds.pt"})
+    stats = run_test(cfg)
+    assert stats["videos_expected"] == 8 and stats["videos_scored"] == 6
+    assert stats["clips_skipped"] == 4 and stats["clips_seen"] == 16
+    assert stats["bad_videos"] == ["synthetic/test/video_002.mp4",
+                                   "synthetic/test/video_006.mp4"]
+    assert "gflops" in stats  # a model without sampler: one cost per clip
+    preds = torch.load(tmp_path / "preds.pt", weights_only=True)
+    assert preds["ids"].tolist() == [0, 1, 3, 4, 5, 7]
+    assert torch.allclose(preds["probs"].sum(1), torch.full((6,), 2.0))  # 2 views summed
+
+
+def test_atfr_stats_are_per_clip_and_written(tmp_path):
+    cfg = tiny_cfg(tmp_path, **{"ATFR.ENABLED": True, "ATFR.PATHWAYS": [True],
+                                "TEST.NUM_ENSEMBLE_VIEWS": 3})
+    stats = run_test(cfg)
+    with open(os.path.join(str(tmp_path), "atfr_stats_test.json")) as f:
+        written = json.load(f)
+    assert written["num_clips"] == 8 * 3
+    hist = written["bprime_histogram"]["pathway0"]
+    assert sum(hist.values()) == 24 and all(1 <= int(b) <= 4 for b in hist)
+    assert set(written["mean_bprime_by_class"]) <= {"0", "1", "2", "3"}
+    assert stats["mean_gflops"] == pytest.approx(written["mean_gflops"])
+    # The mean equals the histogram-weighted cost of the length table.
+    from slowfast_atfr.models import build_model
+
+    model = build_model(cfg)
+    table = CostTable(model, [[3, 4, 16, 16]], conv_linear_only=True)
+    expected = sum(n * table.gflops([int(b)]) for b, n in hist.items()) / 24
+    assert written["mean_gflops"] == pytest.approx(expected)
+    assert written["baseline_gflops"] == pytest.approx(table.baseline_gflops())
+
+
+def test_class_names_from_label_file_or_demo_classes(tmp_path):
+    cfg = tiny_cfg(tmp_path)
+    cfg.DATA.PATH_TO_DATA_DIR = str(tmp_path)
+    assert class_names(cfg) is None
+    (tmp_path / "classes.json").write_text(json.dumps({"b": 1, "a": 0}))
+    assert class_names(cfg) == ["a", "b"]
+    names = tmp_path / "names.txt"
+    names.write_text("x\ny\n")
+    cfg.DEMO.LABEL_FILE_PATH = str(names)
+    assert class_names(cfg) == ["x", "y"]
+    cfg.DEMO.LABEL_FILE_PATH = str(tmp_path / "missing.json")
+    with pytest.raises(FileNotFoundError, match="DEMO.LABEL_FILE_PATH"):
+        class_names(cfg)
