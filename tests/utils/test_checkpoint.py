@@ -369,7 +369,7 @@ _TWO_PATHWAYS = [
 @pytest.mark.parametrize(
     "name, overrides",
     [
-        ("X3D", ["MODEL.ARCH", "x3d", *_ONE_PATHWAY]),
+        ("X3D", ["MODEL.ARCH", "x3d", "RESNET.TRANS_FUNC", "x3d_transform", *_ONE_PATHWAY]),
         ("ResNet", ["MODEL.ARCH", "slow", "RESNET.WIDTH_PER_GROUP", 8, *_ONE_PATHWAY]),
         ("SlowFast", ["MODEL.ARCH", "slowfast", "RESNET.WIDTH_PER_GROUP", 8, *_TWO_PATHWAYS]),
     ],
