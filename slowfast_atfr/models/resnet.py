@@ -6,10 +6,9 @@ PySlowFast's: s1 (stem), s2, pathway0_pool, s3, s4, s5, head.
 
 3DResNet ("resnet3d", ATFR paper App. A, Table A.1): conv1 5x7x7, pool 1x3x3, bottleneck
 blocks whose temporal kernel is 3 in res2 and res5 and 1 in res3 and res4, no temporal
-striding anywhere. Depth 18 has Table A.1's widths at RESNET.WIDTH_PER_GROUP 8
-(8, 32, 256, 512, 1024 channels). Depth 50 (our choice; the paper gives no table) has the
-same kernels with PySlowFast's Slow-R50 widths at WIDTH_PER_GROUP 64
-(64, 256, 512, 1024, 2048), i.e. a Slow-R50 without temporal striding.
+striding anywhere, Table A.1's widths at RESNET.WIDTH_PER_GROUP 8 (8, 32, 256, 512, 1024
+channels) at every depth. Depth 50 (the paper gives no table for it) uses R50's blocks
+(3, 4, 6, 3) with those widths: 40.85 GFLOPs at 32x256x256, the paper's 40.8 (Table 7).
 """
 
 from typing import Callable, Dict, List, Sequence, Tuple
@@ -85,7 +84,7 @@ _STAGE_WIDTHS = {
         (4, 16),  # res4
         (8, 32),  # res5
     ),
-    "resnet3d_18": (
+    "resnet3d": (
         (1, 4),  # res2: 8, 32 at WIDTH_PER_GROUP 8 (Table A.1)
         (8, 32),  # res3: 64, 256
         (16, 64),  # res4: 128, 512
@@ -199,7 +198,7 @@ def resnet_kwargs(cfg) -> dict:
     kernels = temporal_kernels(arch)
     width = cfg.RESNET.WIDTH_PER_GROUP
     inner_base = cfg.RESNET.NUM_GROUPS * width
-    table = _STAGE_WIDTHS["resnet3d_18" if arch == "resnet3d" and depth == 18 else "standard"]
+    table = _STAGE_WIDTHS["resnet3d" if arch == "resnet3d" else "standard"]
     return dict(
         num_classes=cfg.MODEL.NUM_CLASSES,
         dim_in=cfg.DATA.INPUT_CHANNEL_NUM[0],

@@ -113,17 +113,16 @@ def device_of(cfg: CfgNode) -> torch.device:
 
 
 def place_model(cfg: CfgNode, model: torch.nn.Module) -> torch.nn.Module:
-    """Move `model` to this process's device, convert to SyncBN and wrap in DDP if needed.
+    """Move `model` to this process's device and wrap it in DDP when several processes run.
 
-    SyncBN is used when BN.NORM_TYPE is "sync_batchnorm" and more than one process runs.
-    DDP looks for unused parameters only with the Kronecker SGS kernel, whose bin indicator
-    passes no gradient to the similarity network.
+    BN.NORM_TYPE sync_batchnorm is built by the models themselves (their SyncBatchNorm3d
+    counts valid frames only), so no conversion happens here. DDP looks for unused
+    parameters only with the Kronecker SGS kernel, whose bin indicator passes no gradient
+    to the similarity network.
     """
     model = model.to(device_of(cfg))
     if get_world_size() == 1:
         return model
-    if cfg.BN.NORM_TYPE == "sync_batchnorm":
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     device_ids = [torch.cuda.current_device()] if cfg.NUM_GPUS > 0 else None
     return torch.nn.parallel.DistributedDataParallel(
         model, device_ids=device_ids, output_device=device_ids[0] if device_ids else None,

@@ -15,7 +15,8 @@ Counting runs the model eagerly under torch's dispatch-level counter
 (`torch.utils.flop_counter.FlopCounterMode`, 2 FLOPs per multiply-add, halved here) instead
 of fvcore's jit trace: a trace turns tensor sizes into tensors, which breaks the Python
 shape arithmetic of data-dependent layers such as SGS. Counts equal fvcore's
-`FlopCountAnalysis` on every traceable model (tests/utils/test_flops.py checks it).
+`FlopCountAnalysis` exactly on the models fvcore can trace (tests/utils/test_flops.py checks
+X3D and SlowFast with non-local blocks).
 
 The cost of an ATFR model depends on the clip only through the per-pathway lengths B'
 after the sampler, so `CostTable` counts the layers after the sampler once per distinct
@@ -278,6 +279,10 @@ class CostTable:
     def baseline_gflops(self) -> float:
         """GFLOPs of the same network without the sampler: every pathway at full T."""
         return (self._before + self._after_flops(self.full_lengths)) / 1e9
+
+    def after_sampler_gflops(self, lengths: Optional[Sequence[int]] = None) -> float:
+        """GFLOPs of the layers after the sampler alone, at per-pathway `lengths`."""
+        return self._after_flops(self._check_lengths(lengths)) / 1e9
 
     def sampler_gflops(self) -> float:
         """GFLOPs of the sampler itself (its similarity networks), per clip."""

@@ -70,15 +70,20 @@ def summary_runs(summary: Mapping[str, Any]) -> List[Dict[str, Any]]:
 
     The summary holds "baseline" and "atfr" run dicts and one entry per ablation,
     {"runs": {setting: run dict}, ...}; each run dict has at least "top1", "gflops", "atfr".
+    A run that several ablations share (same "output_dir") is listed once.
     """
-    runs = []
+    runs, seen = [], set()
     for key in ("baseline", "atfr"):
         if isinstance(summary.get(key), Mapping):
-            runs.append({"name": key, "family": "main", **summary[key]})
+            runs.append({**summary[key], "name": key, "family": "main"})
+            seen.add(summary[key].get("output_dir", key))
     for ablation, entry in summary.items():
         if isinstance(entry, Mapping) and isinstance(entry.get("runs"), Mapping):
             for setting, run in entry["runs"].items():
-                runs.append({"name": f"{ablation}={setting}", **run})
+                folder = run.get("output_dir", f"{ablation}={setting}")
+                if folder not in seen:
+                    seen.add(folder)
+                    runs.append({**run, "name": f"{ablation}={setting}"})
     return runs
 
 

@@ -45,8 +45,10 @@ def test_summary_runs_and_plot(tmp_path):
                  "mean_bprime_by_class": {"static": [1.2], "fast_motion": [3.5]}},
         "mean_bprime_by_class": {"static": [1.2], "fast_motion": [3.5]},
         "kernel": {"table": "Table 2", "runs": {"kronecker": {"top1": 59.0, "gflops": 1.1,
-                                                              "atfr": True}}},
+                                                              "atfr": True, "name": "k"}}},
     }
+    summary["atfr"]["output_dir"] = "/runs/atfr"
+    summary["kernel"]["runs"]["linear"] = summary["atfr"]
     names = [r["name"] for r in report.summary_runs(summary)]
     assert names == ["baseline", "atfr", "kernel=kronecker"]
     path = tmp_path / "summary.json"

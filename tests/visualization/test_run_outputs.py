@@ -51,6 +51,14 @@ def test_load_run_baseline_falls_back_to_val(tmp_path):
     assert run["top1"] == 55.0 and run["gflops"] is None and run["bprime_histogram"] is None
 
 
+def test_load_run_takes_gflops_from_the_test_record(tmp_path):
+    folder = _write_run(tmp_path / "b", atfr=False)
+    with open(folder / "json_stats.log", "a") as f:
+        f.write(json.dumps({"split": "test_final", "top1_acc": 70.0, "gflops": 2.5}) + "\n")
+    run = run_outputs.load_run(str(folder))
+    assert run["top1"] == 70.0 and run["gflops"] == 2.5
+
+
 def test_load_run_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing"):
         run_outputs.load_run(str(tmp_path / "missing"))

@@ -1,0 +1,155 @@
+"""Do fewer GFLOPs become less wall-clock? X3D-S+ATFR vs X3D-S, same weights, one CPU run.
+
+A batch mixes static clips (one random texture repeated: identical frames) and moving clips
+(the texture shifted a few pixels per frame, plus noise). In eval mode it prints
+(a) flop_ratio = batch GFLOPs of the baseline / batch GFLOPs of ATFR, where ATFR's is the
+    sum over clips of `CostTable.gflops(B' of the clip)` (conv + linear, the papers' count);
+(b) time_ratio = median forward time of the baseline (the non-ATFR twin, i.e. every clip
+    at full T, with the ATFR model's weights) / median forward time of ATFR, timed
+    alternately in the same run after warm-up;
+(c) quotient = time_ratio / flop_ratio (target >= 0.9: the saved FLOPs are saved time).
+The same three figures for the layers after the sampler alone (res3..head at full T vs
+`varlen.run_grouped` on the sampled clips) isolate what the variable-length handling
+controls: on CPU the stem and res2 (depthwise convs, batch norm at high resolution) take a
+larger share of the time than of the FLOPs, which lowers the whole-model quotient.
+An untrained SGS gives B' from its random similarity network; --measure and --bins
+(ATFR.NUM_BINS_TEST) change how many frames it keeps, to show how time follows B'.
+Last line: one JSON object.
+
+    python benchmarks/varlen_speed.py [--size 160] [--frames 13] [--batch 8] [--iters 5]
+        [--static 4] [--measure magnitude] [--bins -1] [--threads 0]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+from typing import Dict, List, Tuple
+
+import torch
+
+from slowfast_atfr.config.defaults import assert_and_infer_cfg
+from slowfast_atfr.models import build_model, varlen
+from slowfast_atfr.utils.flops import CostTable
+from slowfast_atfr.utils.parser import load_config, parse_args
+
+_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "Kinetics")
+
+
+def _models(args: argparse.Namespace) -> Tuple[torch.nn.Module, torch.nn.Module]:
+    """(X3D-S+ATFR, X3D-S) in eval mode with identical backbone weights."""
+    opts = ["NUM_GPUS", "0", "DATA.NUM_FRAMES", str(args.frames),
+            "DATA.TRAIN_CROP_SIZE", str(args.size), "DATA.TEST_CROP_SIZE", str(args.size)]
+    atfr_opts = opts + ["ATFR.MEASURE", args.measure, "ATFR.NUM_BINS_TEST", f"[{args.bins}]"]
+    torch.manual_seed(args.seed)
+    cfgs = [assert_and_infer_cfg(load_config(parse_args(["--cfg", os.path.join(_CONFIGS, f),
+                                                         *o])))
+            for f, o in (("X3D_S_ATFR.yaml", atfr_opts), ("X3D_S.yaml", opts))]
+    atfr, baseline = build_model(cfgs[0]).eval(), build_model(cfgs[1]).eval()
+    weights = {k: v for k, v in atfr.state_dict().items() if not k.startswith("sampler.")}
+    baseline.load_state_dict(weights, strict=True)
+    return atfr, baseline
+
+
+def _batch(args: argparse.Namespace) -> List[torch.Tensor]:
+    """[N, 3, T, S, S]: `static` clips of identical frames, then moving textures."""
+    gen = torch.Generator().manual_seed(args.seed)
+    s, t = args.size, args.frames
+    clips = []
+    for i in range(args.batch):
+        texture = torch.rand(3, s, s + 4 * t, generator=gen)
+        if i < args.static:
+            clips.append(texture[:, None, :, :s].expand(3, t, s, s))
+        else:
+            shifted = torch.stack([texture[:, :, 4 * k:4 * k + s] for k in range(t)], dim=1)
+            clips.append(shifted + 0.1 * torch.rand(3, t, s, s, generator=gen))
+    return [torch.stack(clips)]
+
+
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _timings(atfr, baseline, xs, args) -> Dict[str, float]:
+    """Median seconds per batch of both models, whole and after the sampler, interleaved."""
+    feats = atfr.forward_before_sampler(xs)
+    sampled, lengths = atfr.sample(feats)
+    runs = {
+        "baseline": lambda: baseline(xs),
+        "atfr": lambda: atfr(xs),
+        # The same layers (res3..head) on every clip at full T vs on the sampled clips.
+        "after_full": lambda: atfr.forward_after_sampler(feats),
+        "after_sampled": lambda: varlen.run_grouped(atfr.forward_after_sampler, sampled,
+                                                    lengths),
+    }
+    times: Dict[str, List[float]] = {name: [] for name in runs}
+    for i in range(args.warmup + args.iters):
+        for name, run in runs.items():
+            seconds = _seconds(run)
+            if i >= args.warmup:
+                times[name].append(seconds)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=160, help="crop size S (X3D-S: 160)")
+    parser.add_argument("--frames", type=int, default=13, help="frames T (X3D-S: 13)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--static", type=int, default=None, help="static clips (batch // 2)")
+    parser.add_argument("--iters", type=int, default=5, help="timed iterations per model")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--measure", default="magnitude", help="ATFR.MEASURE")
+    parser.add_argument("--bins", type=int, default=-1, help="ATFR.NUM_BINS_TEST (-1 = T)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.static = args.batch // 2 if args.static is None else args.static
+    return args
+
+
+def main() -> None:
+    args = _parse()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    atfr, baseline = _models(args)
+    xs = _batch(args)
+    with torch.inference_mode():
+        atfr(xs)
+        lengths = [int(v) for v in atfr.temporal_lengths[:, 0]]
+        table = CostTable(atfr, [xs[0].shape[1:]], conv_linear_only=True)
+        seconds = _timings(atfr, baseline, xs, args)
+    n = len(lengths)
+    flops = {
+        "whole": table.baseline_gflops() * n / sum(table.gflops((b,)) for b in lengths),
+        "after": table.after_sampler_gflops() * n / sum(
+            table.after_sampler_gflops((b,)) for b in lengths),
+    }
+    speed = {"whole": seconds["baseline"] / seconds["atfr"],
+             "after": seconds["after_full"] / seconds["after_sampled"]}
+    result = {
+        "benchmark": "varlen_speed", "model": "X3D-S", "device": "cpu",
+        "threads": torch.get_num_threads(), "batch": n, "static_clips": args.static,
+        "frames": args.frames, "size": args.size, "measure": args.measure, "bins": args.bins,
+        "t_at_sampler": table.full_lengths[0], "lengths": lengths,
+        "gflops_baseline_per_clip": round(table.baseline_gflops(), 4),
+        "gflops_atfr_mean": round(sum(table.gflops((b,)) for b in lengths) / n, 4),
+        "seconds": {k: round(v, 4) for k, v in seconds.items()},
+        "flop_ratio": round(flops["whole"], 4), "time_ratio": round(speed["whole"], 4),
+        "quotient": round(speed["whole"] / flops["whole"], 4),
+        "after_sampler_flop_ratio": round(flops["after"], 4),
+        "after_sampler_time_ratio": round(speed["after"], 4),
+        "after_sampler_quotient": round(speed["after"] / flops["after"], 4),
+    }
+    print(f"B' per clip (T = {table.full_lengths[0]} at the sampler): {lengths}")
+    for part, label in (("whole", "whole model"), ("after", "layers after the sampler")):
+        print(f"{label}: (a) FLOP ratio baseline/ATFR {flops[part]:.3f}, (b) wall-clock ratio "
+              f"{speed[part]:.3f}, (c) quotient (b)/(a) {speed[part] / flops[part]:.3f}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
