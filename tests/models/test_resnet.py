@@ -63,18 +63,15 @@ def test_resnet3d18_follows_table_a1():
     assert feats[0].shape == (1, 1024, 32, 2, 2)
 
 
-def test_resnet3d50_is_slow_r50_without_temporal_striding():
-    model = build_model(_cfg("resnet3d", 50))
-    slow = build_model(_cfg("slow", 50))
+def test_resnet3d50_has_table_a1_widths_with_r50_blocks():
+    model = build_model(_cfg("resnet3d", 50, width=8))
     shapes = {k: v.shape for k, v in model.state_dict().items()}
-    slow_shapes = {k: v.shape for k, v in slow.state_dict().items()}
-    assert set(shapes) == set(slow_shapes)
-    differ = {k for k in shapes if shapes[k] != slow_shapes[k]}
-    # Only the temporal kernels differ: conv1 (5 vs 1), res2 (3 vs 1), res4 (1 vs 3).
-    assert differ and all(k.endswith(".a.weight") or k.endswith("stem.conv.weight")
-                          for k in differ)
-    assert shapes["s1.pathway0_stem.conv.weight"][2] == 5
-    assert shapes["s4.pathway0_res0.branch2.a.weight"][2] == 1
+    assert shapes["s1.pathway0_stem.conv.weight"] == (8, 3, 5, 7, 7)
+    assert shapes["s2.pathway0_res2.branch2.c.weight"][0] == 32
+    assert shapes["s3.pathway0_res3.branch2.b.weight"][:3] == (64, 64, 1)
+    assert shapes["s4.pathway0_res5.branch2.c.weight"][0] == 512
+    assert shapes["s5.pathway0_res2.branch2.a.weight"][:3] == (256, 512 * 2, 3)
+    assert "s4.pathway0_res6.branch2.a.weight" not in shapes  # R50: 6 blocks in res4
 
 
 @pytest.mark.parametrize("arch", ["c2d", "i3d", "slow", "resnet3d"])
