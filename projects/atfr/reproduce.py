@@ -13,6 +13,7 @@ The baseline is the same config with ATFR.ENABLED False. Writes --results/summar
 """
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 CONFIG = os.path.join(ROOT, "configs", "Demo", "RESNET3D18_ATFR.yaml")
+# The run configs are copied here first, so that an edit of configs/ during a long run does
+# not change the later runs.
+CONFIG_COPY = "configs"
 MARKER = "reproduce_run.json"
 
 # The paper's numbers (Mini-Kinetics, 3DResNet-18+ATFR unless noted): [top-1 %, GFLOPs].
@@ -130,12 +134,42 @@ def parse_args() -> argparse.Namespace:
                         help="Where summary.json, tables.md and plots/ go.")
     parser.add_argument("--bench-clips", type=int, default=32,
                         help="BENCHMARK.NUM_CLIPS of the clips/s measurement.")
+    parser.add_argument("--cfg", default=CONFIG,
+                        help="ATFR config of the runs (its _BASE_ is copied along).")
     parser.add_argument("opts", nargs=argparse.REMAINDER,
                         help="KEY VALUE overrides for every run.")
     args = parser.parse_args()
+    args.config = snapshot_config(args.cfg, os.path.join(args.work_dir, CONFIG_COPY))
+    args.config_digest = folder_digest(os.path.dirname(args.config))
     if args.epochs is None and args.quick:
         args.epochs = 2
     return args
+
+
+def snapshot_config(path: str, folder: str) -> str:
+    """Copy `path` and the _BASE_ file it names (same folder) into `folder`; return the copy.
+
+    An existing copy is kept, so a resumed run uses the configs its first runs used.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Config file not found: {path}")
+    os.makedirs(folder, exist_ok=True)
+    with open(path) as f:
+        base = [line.split(":", 1)[1].strip() for line in f if line.startswith("_BASE_:")]
+    for name in [os.path.basename(path)] + base:
+        target = os.path.join(folder, os.path.basename(name))
+        if not os.path.isfile(target):
+            shutil.copy(os.path.join(os.path.dirname(path), name), target)
+    return os.path.join(folder, os.path.basename(path))
+
+
+def folder_digest(folder: str) -> str:
+    """sha256 of the config copies: a finished run is reused only with the same configs."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), "rb") as f:
+            digest.update(name.encode() + b"\0" + f.read())
+    return digest.hexdigest()
 
 
 def common_opts(args: argparse.Namespace) -> List[str]:
@@ -164,14 +198,14 @@ def run_opts(run: Run, args: argparse.Namespace, done: Dict[str, Dict[str, Any]]
     return opts + ["OUTPUT_DIR", os.path.join(args.work_dir, run.name)]
 
 
-def baseline_gflops(opts: List[str]) -> float:
+def baseline_gflops(opts: List[str], config: str) -> float:
     """GFLOPs of the non-ATFR model of `opts` (constant per clip), as the test loop counts."""
     from slowfast_atfr.config.defaults import assert_and_infer_cfg
     from slowfast_atfr.models import build_model
     from slowfast_atfr.utils.flops import CostTable
     from slowfast_atfr.utils.parser import load_config
 
-    cfg = assert_and_infer_cfg(load_config(argparse.Namespace(opts=opts), CONFIG))
+    cfg = assert_and_infer_cfg(load_config(argparse.Namespace(opts=opts), config))
     cfg.ATFR.ENABLED = False
     size = cfg.DATA.TEST_CROP_SIZE
     shape = [cfg.DATA.INPUT_CHANNEL_NUM[0], cfg.DATA.NUM_FRAMES, size, size]
@@ -189,12 +223,12 @@ def execute(run: Run, args: argparse.Namespace,
     if os.path.isfile(marker):
         with open(marker) as f:
             previous = json.load(f)
-        if previous.get("opts") == opts:
+        if previous.get("opts") == opts and previous.get("config") == args.config_digest:
             print(f"[reproduce] {run.name}: reusing {out}", flush=True)
             return previous["result"]
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(args.work_dir, exist_ok=True)
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "run_net.py"), "--cfg", CONFIG, *opts]
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "run_net.py"), "--cfg", args.config, *opts]
     print(f"[reproduce] {run.name}: {' '.join(cmd[1:])}", flush=True)
     start = time.time()
     with open(os.path.join(args.work_dir, f"{run.name}.log"), "w") as log:
@@ -205,25 +239,25 @@ def execute(run: Run, args: argparse.Namespace,
     result = {**load_run(out, run.name), "output_dir": out, "wall_s": time.time() - start,
               "trained": not run.weights_of, "overrides": list(run.overrides)}
     if result["gflops"] is None and not result["atfr"]:
-        result["gflops"] = baseline_gflops(opts)
+        result["gflops"] = baseline_gflops(opts, args.config)
     print(f"[reproduce] {run.name}: top-1 {result['top1']}, GFLOPs {result['gflops']}, "
           f"{result['wall_s']:.0f} s", flush=True)
     with open(marker, "w") as f:
-        json.dump({"opts": opts, "result": result}, f, indent=1)
+        json.dump({"opts": opts, "config": args.config_digest, "result": result}, f, indent=1)
     return result
 
 
 def benchmark(args: argparse.Namespace, atfr: Dict[str, Any]) -> Dict[str, Any]:
     """tools/benchmark_net.py on the trained ATFR model and its twin: clips/s, memory."""
     out = os.path.join(args.work_dir, "benchmark")
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark_net.py"), "--cfg", CONFIG,
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark_net.py"), "--cfg", args.config,
            *common_opts(args), "TEST.CHECKPOINT_FILE_PATH", last_checkpoint(atfr["output_dir"]),
            "BENCHMARK.NUM_CLIPS", str(args.bench_clips), "OUTPUT_DIR", out]
     marker = os.path.join(out, MARKER)
     if os.path.isfile(marker):
         with open(marker) as f:
             previous = json.load(f)
-        if previous.get("cmd") == cmd[1:]:
+        if previous.get("cmd") == cmd[1:] and previous.get("config") == args.config_digest:
             print(f"[reproduce] benchmark: reusing {out}", flush=True)
             return previous["result"]
     print(f"[reproduce] benchmark: {' '.join(cmd[1:])}", flush=True)
@@ -232,7 +266,8 @@ def benchmark(args: argparse.Namespace, atfr: Dict[str, Any]) -> Dict[str, Any]:
         raise RuntimeError(f"Benchmark failed:\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     with open(marker, "w") as f:
-        json.dump({"cmd": cmd[1:], "result": result}, f, indent=1)
+        json.dump({"cmd": cmd[1:], "config": args.config_digest, "result": result}, f,
+                  indent=1)
     return result
 
 
@@ -244,7 +279,7 @@ def sgs_figures(args: argparse.Namespace, atfr: Dict[str, Any], plots_dir: str) 
     from slowfast_atfr.visualization.sgs_maps import render_sgs_figure
 
     opts = common_opts(args) + ["TEST.CHECKPOINT_FILE_PATH", last_checkpoint(atfr["output_dir"])]
-    cfg = assert_and_infer_cfg(load_config(argparse.Namespace(opts=opts), CONFIG))
+    cfg = assert_and_infer_cfg(load_config(argparse.Namespace(opts=opts), args.config))
     dataset = build_dataset(cfg.TEST.DATASET, cfg, "test")
     with open(os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "classes.json")) as f:
         labels = json.load(f)
@@ -322,7 +357,7 @@ def clip_geometry(args: argparse.Namespace) -> Tuple[int, int]:
     """(DATA.NUM_FRAMES, DATA.SAMPLING_RATE) the runs train with."""
     from slowfast_atfr.utils.parser import load_config
 
-    cfg = load_config(argparse.Namespace(opts=common_opts(args)), CONFIG)
+    cfg = load_config(argparse.Namespace(opts=common_opts(args)), args.config)
     return cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE
 
 

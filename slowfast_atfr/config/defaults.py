@@ -217,6 +217,10 @@ _C.ATFR.MULTI_BINS = []
 # Similarity network f_s: "conv" (paper: pool, conv1 C->C, ReLU, conv1 C->L) or
 # "mlp_bn" (authors' code: pool, Linear C->C/2, ReLU, Linear C/2->L, BatchNorm1d).
 _C.ATFR.SIMILARITY_NET = "conv"
+# Let the gradient of delta (Eq. 8) reach the backbone through the input of f_s. False: f_s
+# reads detached features, so f_s learns from Eq. 8 and the backbone from Eq. 7 only; True
+# made from-scratch training unstable in our runs (BENCHMARKS.md).
+_C.ATFR.SIMILARITY_INPUT_GRAD = False
 
 # ---------------------------------------------------------------------------- #
 # Data options

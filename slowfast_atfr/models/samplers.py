@@ -9,7 +9,8 @@ TEMPORAL_SAMPLER_REGISTRY.__doc__ = """
 Registry of temporal samplers (SGS, TemporalAttention).
 
 A registered class is built as `cls(dim_in=C, num_bins_train=B, num_bins_test=B_test,
-block_length=K, embed_dim=L, kernel=..., measure=..., multi_bins=..., similarity_net=...)`
+block_length=K, embed_dim=L, kernel=..., measure=..., multi_bins=..., similarity_net=...,
+similarity_input_grad=...)`
 and its forward maps `x: [N, C, T, H, W]` to `(out: [N, C, T', H, W], lengths: int64 [N])`,
 where `out[i, :, lengths[i]:]` is zero.
 """
@@ -49,6 +50,7 @@ def build_sampler(cfg: CfgNode, pathway: int, dim_in: int) -> nn.Module:
         measure=atfr.MEASURE,
         multi_bins=tuple(atfr.MULTI_BINS),
         similarity_net=atfr.SIMILARITY_NET,
+        similarity_input_grad=atfr.SIMILARITY_INPUT_GRAD,
     )
     if not isinstance(sampler, nn.Module):
         raise TypeError(f"TEMPORAL_SAMPLER_REGISTRY[{name!r}] returned {type(sampler)}.")

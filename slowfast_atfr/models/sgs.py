@@ -235,7 +235,7 @@ class SGS(nn.Module):
     def __init__(
         self, *, dim_in: int, num_bins_train: int, num_bins_test: int, block_length: int,
         embed_dim: int, kernel: str, measure: str, multi_bins: Sequence[int] = (),
-        similarity_net: str = "conv",
+        similarity_net: str = "conv", similarity_input_grad: bool = False,
     ) -> None:
         """Args follow the ATFR config group.
 
@@ -250,6 +250,9 @@ class SGS(nn.Module):
                 their default) and ignore num_bins_*.
             multi_bins: bins per dimension of "angular"/"spherical" (ATFR.MULTI_BINS).
             similarity_net: "conv" or "mlp_bn" (ATFR.SIMILARITY_NET).
+            similarity_input_grad: let Eq. 8's gradient reach the backbone through f_s's
+                input (ATFR.SIMILARITY_INPUT_GRAD). Off by default: f_s still learns from
+                Eq. 8, the backbone learns from Eq. 7, and training stays stable.
         """
         super().__init__()
         if kernel not in KERNELS:
@@ -263,6 +266,7 @@ class SGS(nn.Module):
         self.measure, self.multi_bins = resolve_measure(measure, embed_dim, multi_bins)
         self.dim_in = dim_in
         self.similarity = build_similarity_net(similarity_net, dim_in, embed_dim)
+        self.similarity_input_grad = similarity_input_grad
 
     def _bins(self, frames: int) -> Tuple[int, ...]:
         """Bin counts for a block (or clip) of `frames` frames."""
@@ -280,7 +284,7 @@ class SGS(nn.Module):
                 f"SGS expects [N, {self.dim_in}, T>=1, H, W]; got shape {tuple(x.shape)}."
             )
         n, t = x.shape[0], x.shape[2]
-        z = self.similarity(x)  # [N, T, L]
+        z = self.similarity(x if self.similarity_input_grad else x.detach())  # [N, T, L]
         block = self.block_length if 0 < self.block_length < t else t
         num_full, rest = divmod(t, block)
         ranks: List[torch.Tensor] = []

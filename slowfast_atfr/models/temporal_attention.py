@@ -36,8 +36,10 @@ class TemporalAttention(nn.Module):
         self, *, dim_in: int, num_bins_train: int = -1, num_bins_test: int = -1,
         block_length: int = 0, embed_dim: int = 8, kernel: str = "linear",
         measure: str = "magnitude", multi_bins: Sequence[int] = (),
-        similarity_net: str = "conv",
+        similarity_net: str = "conv", similarity_input_grad: bool = True,
     ) -> None:
+        """The bin, measure and similarity arguments fill the sampler slot's signature and
+        are ignored: attention keeps every frame and always backpropagates into its input."""
         super().__init__()
         if dim_in < 1 or embed_dim < 1:
             raise ValueError(
