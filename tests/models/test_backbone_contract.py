@@ -30,7 +30,9 @@ def _build(name, variant, atfr, sampler="SGS"):
 
 
 def test_every_registered_model_has_a_tiny_config():
-    assert sorted(k for k, _ in MODEL_REGISTRY) == sorted(TINY)
+    # Other test folders register their own tiny models; only the package's count here.
+    ours = [k for k, v in MODEL_REGISTRY if v.__module__.startswith("slowfast_atfr.")]
+    assert sorted(ours) == sorted(TINY)
 
 
 @pytest.mark.parametrize("atfr", [False, True], ids=["base", "atfr"])
