@@ -12,7 +12,7 @@ RESNET.SPATIAL_STRIDES, RESNET.NUM_BLOCK_TEMP_KERNEL and RESNET.TRANS_FUNC are n
 table below and the (2+1)D transform are the architecture.
 """
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -26,7 +26,7 @@ from slowfast_atfr.models.resnet import (
     stage_depths,
 )
 from slowfast_atfr.models.resnet_helper import Stride, register_transform, split_stride
-from slowfast_atfr.models.stem_helper import register_stem
+from slowfast_atfr.models.stem_helper import ResNetBasicStem, register_stem
 
 # Stages of R(2+1)D (pytorchvideo create_r2plus1d), before RESNET.DEPTH picks the blocks.
 _STAGES = {
@@ -41,21 +41,11 @@ _STEM_TEMPORAL_KERNEL = 1
 
 
 @register_stem("r2plus1d_stem")
-class R2plus1DStem(nn.Module):
+class R2plus1DStem(ResNetBasicStem):
     """conv -> bn -> relu, no pooling (the first stage strides instead)."""
 
-    def __init__(self, *, dim_in: int, dim_out: int, kernel: Sequence[int],
-                 stride: Sequence[int], padding: Sequence[int], inplace_relu: bool = True,
-                 eps: float = 1e-5, bn_mmt: float = 0.1,
-                 norm_module: Callable[..., nn.Module] = nn.BatchNorm3d):
-        super().__init__()
-        self.conv = nn.Conv3d(dim_in, dim_out, list(kernel), stride=list(stride),
-                              padding=list(padding), bias=False)
-        self.bn = norm_module(num_features=dim_out, eps=eps, momentum=bn_mmt)
-        self.relu = nn.ReLU(inplace=inplace_relu)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.bn(self.conv(x)))
+    def __init__(self, **kwargs):
+        super().__init__(pool=False, **kwargs)
 
 
 @register_transform("r2plus1d_transform")

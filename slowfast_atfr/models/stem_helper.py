@@ -30,19 +30,22 @@ def register_stem(name: str) -> Callable[[type], type]:
 
 @register_stem("basic_stem")
 class ResNetBasicStem(nn.Module):
-    """conv (kernel, stride, padding) -> bn -> relu -> 1x3x3 max pool, spatial stride 2."""
+    """conv (kernel, stride, padding) -> bn -> relu -> 1x3x3 max pool, spatial stride 2
+    (the pool is left out with `pool=False`)."""
 
     def __init__(self, *, dim_in: int, dim_out: int, kernel: Sequence[int],
                  stride: Sequence[int], padding: Sequence[int], inplace_relu: bool = True,
                  eps: float = 1e-5, bn_mmt: float = 0.1,
-                 norm_module: Callable[..., nn.Module] = nn.BatchNorm3d):
+                 norm_module: Callable[..., nn.Module] = nn.BatchNorm3d, pool: bool = True):
         super().__init__()
         self.conv = nn.Conv3d(dim_in, dim_out, list(kernel), stride=list(stride),
                               padding=list(padding), bias=False)
         self.bn = norm_module(num_features=dim_out, eps=eps, momentum=bn_mmt)
         self.relu = nn.ReLU(inplace=inplace_relu)
-        self.pool_layer = nn.MaxPool3d(kernel_size=[1, 3, 3], stride=[1, 2, 2],
-                                       padding=[0, 1, 1])
+        self.pool_layer = (
+            nn.MaxPool3d(kernel_size=[1, 3, 3], stride=[1, 2, 2], padding=[0, 1, 1])
+            if pool else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool_layer(self.relu(self.bn(self.conv(x))))

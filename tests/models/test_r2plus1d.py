@@ -35,7 +35,7 @@ def test_blocks_factorise_space_then_time():
     assert block.b_t.kernel_size == (3, 1, 1) and block.b_t.stride == (2, 1, 1)
     assert model.s4.pathway0_res0.branch1.stride == (2, 2, 2)
     assert model.s1.pathway0_stem.conv.kernel_size == (1, 7, 7)
-    assert not hasattr(model.s1.pathway0_stem, "pool_layer")
+    assert isinstance(model.s1.pathway0_stem.pool_layer, torch.nn.Identity)
 
 
 def test_temporal_strides_in_res4_and_res5():
