@@ -35,14 +35,6 @@ _SMALL = ["NUM_GPUS", "0", "DATA.NUM_FRAMES", "8", "DATA.TRAIN_CROP_SIZE", "32",
 _NARROW_WIDTH = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors run fastest on one thread (and do not spin against parallel jobs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @lru_cache(maxsize=None)
 def _load(config: str, *opts: str) -> CfgNode:

@@ -67,14 +67,6 @@ def _cfg(variant="S", atfr=False, sampler="X3DTestSampler", num_classes=400):
     return cfg
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared CPU, thread contention makes these tests 10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _build(cfg, seed=0):
     """build_model(cfg), with X3DTestSampler registered only while it builds."""

@@ -18,14 +18,6 @@ from slowfast_atfr.utils.parser import load_config, parse_args
 _CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors run fastest on one thread (and do not spin against parallel jobs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class _TinyTwoPathway(VideoModel):
     """Two pathways; stem and res2 keep T, after the sampler a temporal conv and a head."""
