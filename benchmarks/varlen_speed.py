@@ -12,12 +12,15 @@ The same three figures for the layers after the sampler alone (res3..head at ful
 `varlen.run_grouped` on the sampled clips) isolate what the variable-length handling
 controls: on CPU the stem and res2 (depthwise convs, batch norm at high resolution) take a
 larger share of the time than of the FLOPs, which lowers the whole-model quotient.
+Both models are timed after `optimize_for_inference` (BatchNorm folded into the
+convolutions, channels-last tensors, matrix-product kernels for 1x1x1 and temporal
+depthwise convolutions), the CPU deployment form; --no-optimize times them as built.
 An untrained SGS gives B' from its random similarity network; --measure and --bins
 (ATFR.NUM_BINS_TEST) change how many frames it keeps, to show how time follows B'.
 Last line: one JSON object.
 
     python benchmarks/varlen_speed.py [--size 160] [--frames 13] [--batch 8] [--iters 5]
-        [--static 4] [--measure magnitude] [--bins -1] [--threads 0]
+        [--static 4] [--measure magnitude] [--bins -1] [--threads 0] [--no-optimize]
 """
 
 import argparse
@@ -31,6 +34,7 @@ import torch
 
 from slowfast_atfr.config.defaults import assert_and_infer_cfg
 from slowfast_atfr.models import build_model, varlen
+from slowfast_atfr.models.inference_rewrite import optimize_for_inference
 from slowfast_atfr.utils.flops import CostTable
 from slowfast_atfr.utils.parser import load_config, parse_args
 
@@ -106,6 +110,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--bins", type=int, default=-1, help="ATFR.NUM_BINS_TEST (-1 = T)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-optimize", dest="optimize", action="store_false",
+                        help="time the models as built, without optimize_for_inference")
     args = parser.parse_args()
     args.static = args.batch // 2 if args.static is None else args.static
     return args
@@ -118,9 +124,12 @@ def main() -> None:
     atfr, baseline = _models(args)
     xs = _batch(args)
     with torch.inference_mode():
+        table = CostTable(atfr, [xs[0].shape[1:]], conv_linear_only=True)
+        if args.optimize:
+            atfr, baseline = optimize_for_inference(atfr), optimize_for_inference(baseline)
+            xs = [x.contiguous(memory_format=torch.channels_last_3d) for x in xs]
         atfr(xs)
         lengths = [int(v) for v in atfr.temporal_lengths[:, 0]]
-        table = CostTable(atfr, [xs[0].shape[1:]], conv_linear_only=True)
         seconds = _timings(atfr, baseline, xs, args)
     n = len(lengths)
     flops = {
@@ -132,7 +141,8 @@ def main() -> None:
              "after": seconds["after_full"] / seconds["after_sampled"]}
     result = {
         "benchmark": "varlen_speed", "model": "X3D-S", "device": "cpu",
-        "threads": torch.get_num_threads(), "batch": n, "static_clips": args.static,
+        "threads": torch.get_num_threads(), "optimized": args.optimize, "batch": n,
+        "static_clips": args.static,
         "frames": args.frames, "size": args.size, "measure": args.measure, "bins": args.bins,
         "t_at_sampler": table.full_lengths[0], "lengths": lengths,
         "gflops_baseline_per_clip": round(table.baseline_gflops(), 4),

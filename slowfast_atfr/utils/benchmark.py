@@ -8,7 +8,9 @@ with ATFR.ENABLED False) are measured side by side on the same real clips of the
 - parameters;
 - inference clips/s: eval, no grad, batch BENCHMARK.BATCH_SIZE, after
   BENCHMARK.WARMUP_ITERS batches; the two models are timed alternately, best of 3 rounds,
-  so that load from other processes hits both alike;
+  so that load from other processes hits both alike; with
+  BENCHMARK.OPTIMIZE_FOR_INFERENCE both are first rewritten by `optimize_for_inference`
+  (BatchNorm folded, channels-last kernels on CPU), as a deployment would;
 - training iteration time: forward, loss, backward and an SGD step on the same batches;
 - peak memory of one inference batch and one training iteration, on top of what was alive
   before it (weights, inputs): on CUDA `torch.cuda.max_memory_allocated`; on CPU the
@@ -248,6 +250,16 @@ def build_variants(cfg: CfgNode) -> Dict[str, Tuple[CfgNode, torch.nn.Module]]:
     return variants
 
 
+def _inference_model(model: torch.nn.Module, optimize: bool,
+                     device: torch.device) -> torch.nn.Module:
+    """The eval-mode model that inference is timed on."""
+    from slowfast_atfr.models.inference_rewrite import optimize_for_inference
+
+    if not optimize:
+        return model.eval()
+    return optimize_for_inference(model, channels_last=device.type == "cpu")
+
+
 def _best_of_rounds(names: Sequence[str], measure: Callable[[str, int], float],
                     better: Callable[[float, float], float]) -> Dict[str, float]:
     """Run `measure(name, warmup_round)` for every name, alternately, `_ROUNDS` times."""
@@ -284,15 +296,16 @@ def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
         logger.info("Counting per-clip GFLOPs of %s.", name)
         results[name] = {"params": params_count(model), **measure_gflops(model, batches)}
     warmup = bench.WARMUP_ITERS
+    inference_models = {name: _inference_model(model, bench.OPTIMIZE_FOR_INFERENCE, device)
+                        for name, (_, model) in variants.items()}
 
     def infer(name: str, round_index: int) -> float:
-        return time_inference(variants[name][1], batches, warmup if round_index == 0 else 0,
-                              device)
+        return time_inference(inference_models[name], batches,
+                              warmup if round_index == 0 else 0, device)
 
     for name, value in _best_of_rounds(names, infer, max).items():
         results[name]["infer_clips_per_s"] = value
-    for name, (_, model) in variants.items():
-        model.eval()
+    for name, model in inference_models.items():
         with torch.no_grad():
             results[name]["infer_peak_mem_mib"] = peak_memory_mib(
                 lambda m=model: m(batches[0][0]), device)
@@ -311,6 +324,7 @@ def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
         "memory_method": memory_method(device),
         "num_clips": sum(b[1].shape[0] for b in batches),
         "batch_size": bench.BATCH_SIZE,
+        "optimized_for_inference": bench.OPTIMIZE_FOR_INFERENCE,
         "input_shapes": [list(x.shape[1:]) for x in batches[0][0]],
         "checkpoint": cfg.TEST.CHECKPOINT_FILE_PATH or None,
         **results,
@@ -348,7 +362,8 @@ def to_markdown(result: Dict[str, Any]) -> str:
     """The results as a markdown table: baseline, +ATFR and their ratio per metric."""
     lines = [f"Device: {result['device']} ({result['torch_threads']} threads); "
              f"{result['num_clips']} test clips of shape {result['input_shapes']}, batch "
-             f"{result['batch_size']}; memory: {result['memory_method']}.", "",
+             f"{result['batch_size']}; memory: {result['memory_method']}; inference "
+             f"{'optimized' if result['optimized_for_inference'] else 'as built'}.", "",
              "| metric | baseline | +ATFR | ATFR / baseline |", "|---|---|---|---|"]
     base, atfr = result["baseline"], result["atfr"]
     for label, key, fmt in _ROWS:

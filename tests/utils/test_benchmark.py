@@ -106,9 +106,11 @@ def test_ratios_and_markdown():
     text = benchmark.to_markdown({"device": "cpu", "torch_threads": 2, "num_clips": 4,
                                   "input_shapes": [[3, 8, 32, 32]], "batch_size": 2,
                                   "memory_method": "linux_vmhwm", "baseline": base,
-                                  "atfr": atfr, "ratios": r})
+                                  "optimized_for_inference": True, "atfr": atfr,
+                                  "ratios": r})
     assert "| mean GFLOPs per clip | 2 | 1 | 0.500 |" in text
     assert "[3.25]" in text and "GFLOPs saved: 50.0%" in text
+    assert "inference optimized" in text
 
 
 def test_cuda_request_without_cuda_is_an_error():

@@ -1,0 +1,29 @@
+"""The scripts under benchmarks/ run end to end at toy sizes and end with one JSON line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _last_json(script, *args):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), *args],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("optimize", [[], ["--no-optimize"]], ids=["optimized", "as_built"])
+def test_varlen_speed_reports_the_three_figures(optimize):
+    result = _last_json("varlen_speed.py", "--size", "32", "--frames", "4", "--batch", "2",
+                        "--iters", "1", "--warmup", "0", "--threads", "1", *optimize)
+    assert result["optimized"] == (not optimize)
+    assert len(result["lengths"]) == 2 and all(1 <= b <= 4 for b in result["lengths"])
+    assert result["quotient"] == pytest.approx(result["time_ratio"] / result["flop_ratio"],
+                                               rel=1e-3)
+    assert result["flop_ratio"] >= 1.0
