@@ -198,20 +198,6 @@ def run_opts(run: Run, args: argparse.Namespace, done: Dict[str, Dict[str, Any]]
     return opts + ["OUTPUT_DIR", os.path.join(args.work_dir, run.name)]
 
 
-def baseline_gflops(opts: List[str], config: str) -> float:
-    """GFLOPs of the non-ATFR model of `opts` (constant per clip), as the test loop counts."""
-    from slowfast_atfr.config.defaults import assert_and_infer_cfg
-    from slowfast_atfr.models import build_model
-    from slowfast_atfr.utils.flops import CostTable
-    from slowfast_atfr.utils.parser import load_config
-
-    cfg = assert_and_infer_cfg(load_config(argparse.Namespace(opts=opts), config))
-    cfg.ATFR.ENABLED = False
-    size = cfg.DATA.TEST_CROP_SIZE
-    shape = [cfg.DATA.INPUT_CHANNEL_NUM[0], cfg.DATA.NUM_FRAMES, size, size]
-    return CostTable(build_model(cfg), [shape], conv_linear_only=True).baseline_gflops()
-
-
 def execute(run: Run, args: argparse.Namespace,
             done: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     """Train and/or test one run (or reuse it when finished with the same overrides)."""
@@ -238,8 +224,6 @@ def execute(run: Run, args: argparse.Namespace,
                            f"{os.path.join(args.work_dir, run.name + '.log')}.")
     result = {**load_run(out, run.name), "output_dir": out, "wall_s": time.time() - start,
               "trained": not run.weights_of, "overrides": list(run.overrides)}
-    if result["gflops"] is None and not result["atfr"]:
-        result["gflops"] = baseline_gflops(opts, args.config)
     print(f"[reproduce] {run.name}: top-1 {result['top1']}, GFLOPs {result['gflops']}, "
           f"{result['wall_s']:.0f} s", flush=True)
     with open(marker, "w") as f:

@@ -83,9 +83,13 @@ def perform_test(cfg: CfgNode, model: torch.nn.Module,
     paths = getattr(dataset, "paths", None)
     if paths is not None:
         meter.add_bad_videos([paths[v] for v in skipped])
-    stats = meter.log_final(cfg.OUTPUT_DIR)
+    cost = {}
     if du.is_master_proc() and shapes is not None:
-        stats.update(_cost_stats(cfg, inner, shapes, stats_meter))
+        cost = _cost_stats(cfg, inner, shapes, stats_meter)
+    # The per-clip GFLOPs go into the test_final record too, so a run folder says its cost.
+    gflops = {k: cost[k] for k in ("gflops", "mean_gflops", "baseline_gflops") if k in cost}
+    stats = meter.log_final(cfg.OUTPUT_DIR, extra=gflops)
+    stats.update(cost)
     _save_results(cfg, meter)
     return stats
 

@@ -108,9 +108,10 @@ class TestMeter:
                            skipped, stats["videos_expected"], self.bad_videos)
         return stats
 
-    def log_final(self, output_dir: str, ks: Sequence[int] = (1, 5)) -> Dict[str, Any]:
-        """Compute and (on rank 0) log the final metrics as a json_stats line."""
-        stats = self.finalize_metrics(ks)
+    def log_final(self, output_dir: str, ks: Sequence[int] = (1, 5),
+                  extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Compute and (on rank 0) log the final metrics, plus `extra`, as a json_stats line."""
+        stats = {**self.finalize_metrics(ks), **(extra or {})}
         if du.is_master_proc():
             logger.info("Test: top-1 %.2f%%, top-5 %.2f%% on %d of %d videos.",
                         stats.get("top1_acc", 0.0), stats.get("top5_acc", 0.0),

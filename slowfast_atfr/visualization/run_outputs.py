@@ -83,8 +83,8 @@ def load_run(output_dir: str, name: str = "", split: str = "test") -> Dict[str, 
     Returns:
         {"name", "atfr", "top1", "top5", "gflops", "baseline_gflops", "mean_bprime",
         "mean_bprime_by_class", "bprime_histogram"}; a value is None when the run did not
-        produce it. "gflops" is the ATFR stats' mean, else a "gflops" key of the final test
-        record (None for a baseline run whose test loop logged it nowhere else).
+        produce it. "gflops" is the ATFR stats' mean, else the "gflops" key of the final test
+        record (the evaluator writes both there).
     """
     if not os.path.isdir(output_dir):
         raise FileNotFoundError(f"Run folder not found: {output_dir}")
@@ -101,7 +101,7 @@ def load_run(output_dir: str, name: str = "", split: str = "test") -> Dict[str, 
         "top1": None if final is None else final.get("top1_acc"),
         "top5": None if final is None else final.get("top5_acc"),
         "gflops": stats.get("mean_gflops", (final or {}).get("gflops")),
-        "baseline_gflops": stats.get("baseline_gflops"),
+        "baseline_gflops": stats.get("baseline_gflops", (final or {}).get("baseline_gflops")),
         "mean_bprime": stats.get("mean_bprime"),
         "mean_bprime_by_class": stats.get("mean_bprime_by_class"),
         "bprime_histogram": stats.get("bprime_histogram"),

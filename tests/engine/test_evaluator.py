@@ -12,6 +12,13 @@ from slowfast_atfr.engine.evaluator import test as run_test
 from slowfast_atfr.utils.flops import CostTable
 
 
+def _final_record(output_dir):
+    """The test_final json_stats record of a run folder (it carries the GFLOPs too)."""
+    from slowfast_atfr.visualization.run_outputs import final_test_stats, read_json_stats
+
+    return final_test_stats(read_json_stats(os.path.join(str(output_dir), "json_stats.log")))
+
+
 def test_skipped_bad_videos_are_reported_not_scored(tmp_path, monkeypatch):
     monkeypatch.setenv("ENGINE_TINY_BAD_VIDEOS", "2,6")
     cfg = tiny_cfg(tmp_path, **{"TEST.SKIP_BAD_VIDEOS": True,
@@ -22,6 +29,7 @@ def test_skipped_bad_videos_are_reported_not_scored(tmp_path, monkeypatch):
     assert stats["bad_videos"] == ["synthetic/test/video_002.mp4",
                                    "synthetic/test/video_006.mp4"]
     assert "gflops" in stats  # a model without sampler: one cost per clip
+    assert _final_record(tmp_path)["gflops"] == pytest.approx(stats["gflops"])
     preds = torch.load(tmp_path / "preds.pt", weights_only=True)
     assert preds["ids"].tolist() == [0, 1, 3, 4, 5, 7]
     assert torch.allclose(preds["probs"].sum(1), torch.full((6,), 2.0))  # 2 views summed
@@ -46,6 +54,9 @@ def test_atfr_stats_are_per_clip_and_written(tmp_path):
     expected = sum(n * table.gflops([int(b)]) for b, n in hist.items()) / 24
     assert written["mean_gflops"] == pytest.approx(expected)
     assert written["baseline_gflops"] == pytest.approx(table.baseline_gflops())
+    final = _final_record(tmp_path)
+    assert final["mean_gflops"] == pytest.approx(written["mean_gflops"])
+    assert final["baseline_gflops"] == pytest.approx(written["baseline_gflops"])
 
 
 def test_class_names_from_label_file_or_demo_classes(tmp_path):

@@ -44,6 +44,14 @@ def test_load_run_atfr(tmp_path):
     assert run["mean_bprime_by_class"]["static"] == [2.0]
 
 
+def test_load_run_baseline_reads_gflops_from_the_final_record(tmp_path):
+    folder = _write_run(tmp_path / "base", atfr=False, with_test=False)
+    with open(folder / "json_stats.log", "a") as f:
+        f.write(json.dumps({"split": "test_final", "top1_acc": 50.0, "gflops": 2.5}) + "\n")
+    run = run_outputs.load_run(str(folder))
+    assert run["atfr"] is False and run["top1"] == 50.0 and run["gflops"] == 2.5
+
+
 def test_load_run_baseline_falls_back_to_val(tmp_path):
     run = run_outputs.load_run(str(_write_run(tmp_path / "b", atfr=False, with_test=False)),
                                name="R18")
