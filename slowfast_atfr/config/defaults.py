@@ -246,6 +246,9 @@ _C.DATA.MEAN = [0.45, 0.45, 0.45]
 _C.DATA.STD = [0.225, 0.225, 0.225]
 # Number of input channels.
 _C.DATA.INPUT_CHANNEL_NUM = [3, 3]
+# Feed BGR instead of RGB (after normalisation): what Caffe2-trained checkpoints expect,
+# e.g. upstream's SSv2 recipe starting from a Caffe2 Kinetics model.
+_C.DATA.REVERSE_INPUT_CHANNEL = False
 # Short side jitter range [min, max] at training.
 _C.DATA.TRAIN_JITTER_SCALES = [256, 320]
 # Use inverse-uniform sampling of the short side at training.

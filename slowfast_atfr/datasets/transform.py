@@ -137,11 +137,17 @@ def random_horizontal_flip(frames: torch.Tensor, prob: float = 0.5) -> torch.Ten
     return frames.flip(-1) if float(torch.rand(())) < prob else frames
 
 
-def normalize(frames: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """[C, T, H, W] frames in [0, 255] -> (x / 255 - mean) / std per channel, in place."""
+def normalize(frames: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+              reverse_channels: bool = False) -> torch.Tensor:
+    """[C, T, H, W] frames in [0, 255] -> (x / 255 - mean) / std per channel.
+
+    With `reverse_channels` (DATA.REVERSE_INPUT_CHANNEL) the normalised RGB frames are
+    returned in BGR order, the input of Caffe2-trained checkpoints (as PySlowFast).
+    """
     scale = 1.0 / (255.0 * torch.tensor(std, dtype=frames.dtype))
     shift = -torch.tensor(mean, dtype=frames.dtype) / torch.tensor(std, dtype=frames.dtype)
-    return frames.mul_(scale.view(-1, 1, 1, 1)).add_(shift.view(-1, 1, 1, 1))
+    frames = frames.mul_(scale.view(-1, 1, 1, 1)).add_(shift.view(-1, 1, 1, 1))
+    return frames.flip(0) if reverse_channels else frames
 
 
 def pack_pathway_output(

@@ -129,7 +129,7 @@ class VideoDataset(torch.utils.data.Dataset):
             x = T.resized_crop(frames, data.TEST_CROP_SIZE, data.TRAIN_CROP_SIZE, 1)
         else:
             x = T.resized_crop(frames, data.TEST_CROP_SIZE, data.TEST_CROP_SIZE, spatial_idx)
-        return self._pack(T.normalize(x, data.MEAN, data.STD))
+        return self._pack(T.normalize(x, data.MEAN, data.STD, data.REVERSE_INPUT_CHANNEL))
 
     def _pack(self, frames: torch.Tensor) -> List[torch.Tensor]:
         multi = self.cfg.MODEL.ARCH in self.cfg.MODEL.MULTI_PATHWAY_ARCH

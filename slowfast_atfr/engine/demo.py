@@ -44,7 +44,7 @@ def _clip(cfg: CfgNode, frames: np.ndarray, start: int) -> List[torch.Tensor]:
     index = np.clip(start + np.arange(data.NUM_FRAMES) * data.SAMPLING_RATE, 0,
                     len(frames) - 1)
     x = T.resized_crop(frames[index], data.TEST_CROP_SIZE, data.TEST_CROP_SIZE, 1)
-    x = T.normalize(x, data.MEAN, data.STD)
+    x = T.normalize(x, data.MEAN, data.STD, data.REVERSE_INPUT_CHANNEL)
     multi = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
     return [p.unsqueeze(0) for p in T.pack_pathway_output(x, multi, cfg.SLOWFAST.ALPHA)]
 

@@ -51,6 +51,14 @@ def test_test_crops_go_left_to_right_and_are_deterministic(tmp_path):
     assert test[3][0][0][:, 0].mean() > left[:, 0].mean()  # second temporal view: later frames
 
 
+def test_reverse_input_channel_feeds_bgr(demo_root):
+    cfg = tiny_cfg(demo_root)
+    rgb = build_dataset("kinetics", cfg, "test")[5][0][0]
+    cfg.DATA.REVERSE_INPUT_CHANNEL = True
+    bgr = build_dataset("kinetics", cfg, "test")[5][0][0]
+    assert torch.equal(bgr, rgb.flip(0)) and not torch.equal(bgr, rgb)
+
+
 def test_slowfast_packs_two_pathways(demo_root):
     cfg = tiny_cfg(demo_root, arch="slowfast")
     cfg.SLOWFAST.ALPHA = 2

@@ -86,6 +86,12 @@ def test_normalize_per_channel():
     assert out[:, 0, 0, 0].tolist() == pytest.approx([1.0, 4.0, 0.0])
 
 
+def test_normalize_reverse_channels_gives_bgr_after_normalising():
+    x = torch.full((3, 2, 4, 4), 255.0)
+    out = T.normalize(x, [0.5, 0.0, 1.0], [0.5, 0.25, 1.0], reverse_channels=True)
+    assert out[:, 0, 0, 0].tolist() == pytest.approx([0.0, 4.0, 1.0])
+
+
 def test_pack_pathway_output_slowfast_uses_linspace_indices():
     frames = torch.arange(16.0).view(1, 16, 1, 1).expand(3, 16, 2, 2)
     slow, fast = T.pack_pathway_output(frames, multi_pathway=True, alpha=4)
