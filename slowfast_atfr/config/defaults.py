@@ -84,6 +84,9 @@ _C.TEST.CHECKPOINT_TYPE = "pytorch"
 _C.TEST.SAVE_RESULTS_PATH = ""
 # Skip (and report) undecodable videos instead of failing the test run.
 _C.TEST.SKIP_BAD_VIDEOS = False
+# Test with `models.inference_rewrite.optimize_for_inference` (BatchNorm folded; on CPU
+# channels-last matrix-product kernels): same predictions to float rounding, faster.
+_C.TEST.OPTIMIZE_FOR_INFERENCE = False
 
 # ---------------------------------------------------------------------------- #
 # ResNet options

@@ -10,6 +10,7 @@ from fvcore.common.config import CfgNode
 from slowfast_atfr.datasets import loader as data_loader
 from slowfast_atfr.engine.setup import default_setup
 from slowfast_atfr.models import build_model
+from slowfast_atfr.models.inference_rewrite import optimize_for_inference
 from slowfast_atfr.utils import atfr_meter, logging, misc
 from slowfast_atfr.utils import checkpoint as cu
 from slowfast_atfr.utils import distributed as du
@@ -121,6 +122,10 @@ def test(cfg: CfgNode) -> Dict[str, Any]:
     default_setup(cfg, "test")
     model = build_model(cfg)
     cu.load_test_checkpoint(cfg, model)
+    if cfg.TEST.OPTIMIZE_FOR_INFERENCE:
+        model = optimize_for_inference(model, channels_last=cfg.NUM_GPUS == 0)
+        logger.info("TEST.OPTIMIZE_FOR_INFERENCE: testing a copy with BatchNorm folded%s.",
+                    ", channels-last" if cfg.NUM_GPUS == 0 else "")
     model = du.place_model(cfg, model)
     loader = data_loader.construct_loader(cfg, "test")
     logger.info("Testing %d clips (%d videos x %d views).", len(loader.dataset),

@@ -59,6 +59,22 @@ def test_atfr_stats_are_per_clip_and_written(tmp_path):
     assert final["baseline_gflops"] == pytest.approx(written["baseline_gflops"])
 
 
+def test_optimized_test_run_gives_the_same_results(tmp_path):
+    overrides = {"ATFR.ENABLED": True, "ATFR.PATHWAYS": [True], "TEST.SAVE_RESULTS_PATH": "p.pt"}
+    runs = {}
+    for optimize in (False, True):
+        out = tmp_path / str(optimize)
+        torch.manual_seed(0)
+        cfg = tiny_cfg(out, **overrides, **{"TEST.OPTIMIZE_FOR_INFERENCE": optimize})
+        runs[optimize] = (run_test(cfg), torch.load(out / "p.pt", weights_only=True))
+    (plain, plain_preds), (fast, fast_preds) = runs[False], runs[True]
+    assert fast["top1_acc"] == plain["top1_acc"]
+    assert fast["mean_gflops"] == pytest.approx(plain["mean_gflops"])
+    assert fast["bprime_histogram"] == plain["bprime_histogram"]
+    assert torch.allclose(fast_preds["probs"], plain_preds["probs"], atol=1e-4)
+    assert "TEST.OPTIMIZE_FOR_INFERENCE" in (tmp_path / "True" / "stdout.log").read_text()
+
+
 def test_class_names_from_label_file_or_demo_classes(tmp_path):
     cfg = tiny_cfg(tmp_path)
     cfg.DATA.PATH_TO_DATA_DIR = str(tmp_path)
