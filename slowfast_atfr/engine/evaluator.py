@@ -123,9 +123,10 @@ def test(cfg: CfgNode) -> Dict[str, Any]:
     model = build_model(cfg)
     cu.load_test_checkpoint(cfg, model)
     if cfg.TEST.OPTIMIZE_FOR_INFERENCE:
-        model = optimize_for_inference(model, channels_last=cfg.NUM_GPUS == 0)
+        on_cpu = cfg.NUM_GPUS == 0
+        model = optimize_for_inference(model, channels_last=on_cpu)
         logger.info("TEST.OPTIMIZE_FOR_INFERENCE: testing a copy with BatchNorm folded%s.",
-                    ", channels-last" if cfg.NUM_GPUS == 0 else "")
+                    ", channels-last" if on_cpu else "")
     model = du.place_model(cfg, model)
     loader = data_loader.construct_loader(cfg, "test")
     logger.info("Testing %d clips (%d videos x %d views).", len(loader.dataset),

@@ -10,12 +10,11 @@ from engine_tiny import tiny_cfg
 from slowfast_atfr.engine.evaluator import class_names
 from slowfast_atfr.engine.evaluator import test as run_test
 from slowfast_atfr.utils.flops import CostTable
+from slowfast_atfr.visualization.run_outputs import final_test_stats, read_json_stats
 
 
 def _final_record(output_dir):
     """The test_final json_stats record of a run folder (it carries the GFLOPs too)."""
-    from slowfast_atfr.visualization.run_outputs import final_test_stats, read_json_stats
-
     return final_test_stats(read_json_stats(os.path.join(str(output_dir), "json_stats.log")))
 
 
