@@ -13,14 +13,18 @@ The same three figures for the layers after the sampler alone (res3..head at ful
 controls: on CPU the stem and res2 (depthwise convs, batch norm at high resolution) take a
 larger share of the time than of the FLOPs, which lowers the whole-model quotient.
 Both models are timed after `optimize_for_inference` (BatchNorm folded into the
-convolutions, channels-last tensors, matrix-product kernels for 1x1x1 and temporal
-depthwise convolutions), the CPU deployment form; --no-optimize times them as built.
+convolutions, channels-last tensors, every convolution through oneDNN with its ReLU fused),
+the CPU deployment form; --no-optimize times them as built. The timing runs inside
+`retain_freed_memory` (glibc keeps freed activations for reuse instead of unmapping them and
+page-faulting them in again on the next forward, as jemalloc/tcmalloc would);
+--no-retain-memory keeps glibc's defaults.
 An untrained SGS gives B' from its random similarity network; --measure and --bins
 (ATFR.NUM_BINS_TEST) change how many frames it keeps, to show how time follows B'.
 Last line: one JSON object.
 
     python benchmarks/varlen_speed.py [--size 160] [--frames 13] [--batch 8] [--iters 5]
         [--static 4] [--measure magnitude] [--bins -1] [--threads 0] [--no-optimize]
+        [--no-retain-memory]
 """
 
 import argparse
@@ -35,6 +39,7 @@ import torch
 from slowfast_atfr.config.defaults import assert_and_infer_cfg
 from slowfast_atfr.models import build_model, varlen
 from slowfast_atfr.models.inference_rewrite import optimize_for_inference
+from slowfast_atfr.utils.cpu_allocator import retain_freed_memory
 from slowfast_atfr.utils.flops import CostTable
 from slowfast_atfr.utils.parser import load_config, parse_args
 
@@ -112,6 +117,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-optimize", dest="optimize", action="store_false",
                         help="time the models as built, without optimize_for_inference")
+    parser.add_argument("--no-retain-memory", dest="retain_memory", action="store_false",
+                        help="time with glibc's default malloc settings")
     args = parser.parse_args()
     args.static = args.batch // 2 if args.static is None else args.static
     return args
@@ -130,7 +137,8 @@ def main() -> None:
             xs = [x.contiguous(memory_format=torch.channels_last_3d) for x in xs]
         atfr(xs)
         lengths = [int(v) for v in atfr.temporal_lengths[:, 0]]
-        seconds = _timings(atfr, baseline, xs, args)
+        with retain_freed_memory(args.retain_memory) as retained:
+            seconds = _timings(atfr, baseline, xs, args)
     n = len(lengths)
     flops = {
         "whole": table.baseline_gflops() * n / sum(table.gflops((b,)) for b in lengths),
@@ -141,7 +149,8 @@ def main() -> None:
              "after": seconds["after_full"] / seconds["after_sampled"]}
     result = {
         "benchmark": "varlen_speed", "model": "X3D-S", "device": "cpu",
-        "threads": torch.get_num_threads(), "optimized": args.optimize, "batch": n,
+        "threads": torch.get_num_threads(), "optimized": args.optimize,
+        "retained_freed_memory": retained, "batch": n,
         "static_clips": args.static,
         "frames": args.frames, "size": args.size, "measure": args.measure, "bins": args.bins,
         "t_at_sampler": table.full_lengths[0], "lengths": lengths,

@@ -190,7 +190,18 @@ class Trainer:
         if solver.CLIP_GRAD_VAL > 0:
             torch.nn.utils.clip_grad_value_(params, solver.CLIP_GRAD_VAL)
         if solver.CLIP_GRAD_L2NORM > 0:
-            torch.nn.utils.clip_grad_norm_(params, solver.CLIP_GRAD_L2NORM)
+            for group in self._clip_groups(params):
+                torch.nn.utils.clip_grad_norm_(group, solver.CLIP_GRAD_L2NORM)
+
+    def _clip_groups(self, params: List[torch.Tensor]) -> List[List[torch.Tensor]]:
+        """The parameter groups whose norms are clipped apart: all, or sampler and the rest."""
+        sampler = du.unwrap_model(self.model).sampler
+        if sampler is None or not self.cfg.SOLVER.CLIP_GRAD_SAMPLER_SEPARATELY:
+            return [params]
+        in_sampler = {id(p) for p in sampler.parameters()}
+        groups = ([p for p in params if id(p) not in in_sampler],
+                  [p for p in params if id(p) in in_sampler])
+        return [group for group in groups if group]
 
     def _mean_bprime(self) -> Optional[List[float]]:
         lengths = du.unwrap_model(self.model).temporal_lengths

@@ -5,9 +5,9 @@
   `conv` / `bn` and `conv_f2s` / `bn` pairs) is folded into that convolution's weights and bias;
 - on CPU, tensors are kept channels-last (`torch.channels_last_3d`), where oneDNN runs
   depthwise 3x3x3 convolutions several times faster than on NCTHW tensors;
-- 1x1x1 convolutions become one matrix product over the channel axis, and depthwise
-  temporal Tx1x1 convolutions (X3D's stem) one banded [T, T] matrix product per channel:
-  PyTorch's CPU kernels for both go through a slow generic path.
+- every convolution calls oneDNN directly, with the ReLU after it fused into the same call:
+  PyTorch's CPU dispatch sends 1x1x1 and depthwise Tx1x1 convolutions (X3D's stem) to a
+  slow generic kernel.
 The parameters keep their values (outputs match to float rounding); the copy is for
 inference only. Used by `tools/benchmark_net.py` and `benchmarks/varlen_speed.py`, where
 the baseline and its ATFR twin get the same rewrite.
@@ -24,8 +24,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from slowfast_atfr.models import varlen
 
 _CHANNELS_LAST = torch.channels_last_3d
-# Convolutions whose BatchNorm sibling is called `bn` (stems, SlowFast fusion, non-local); every
-# other `x` pairs with `x_bn`.
+# Convolutions whose BatchNorm (and ReLU) siblings are called `bn` (`relu`): stems, SlowFast
+# fusion, non-local; every other `x` pairs with `x_bn` (`x_relu`).
 _CONVS_BEFORE_BN = ("conv", "conv_f2s", "conv_out")
 
 
@@ -37,60 +37,46 @@ class FoldedNorm(nn.Module):
         return varlen.zero_padding(x, lengths)
 
 
-class PointwiseConv3d(nn.Conv3d):
-    """1x1x1 convolution computed as a matrix product on a channels-last tensor."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.contiguous(memory_format=_CHANNELS_LAST)
-        weight = self.weight.view(self.out_channels, self.in_channels)
-        return F.linear(x.permute(0, 2, 3, 4, 1), weight, self.bias).permute(0, 4, 1, 2, 3)
+_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn,
+                                                          "_convolution_pointwise")
 
 
-class BandedTemporalConv3d(nn.Conv3d):
-    """Depthwise Tx1x1 convolution as a product with a banded [C, T, T] matrix (CPU).
+class OneDnnConv3d(nn.Conv3d):
+    """Conv3d run straight by oneDNN on CPU, with the ReLU that follows it fused in.
 
-    Output frame t of channel c is sum_k w[c, k] x[c, t + k - pad], i.e. row t of a
-    [T_out, T] matrix with w[c] on a diagonal band; zeros outside the clip as padding.
+    `F.conv3d` on CPU sends some shapes (1x1x1 convolutions, X3D's depthwise Tx1x1 stem
+    conv) to slow generic kernels; `torch.ops.mkldnn._convolution_pointwise` always runs
+    oneDNN and applies `activation` while writing the output, saving one pass over it.
+    Elsewhere (CUDA, the meta device of FLOP counting, fvcore's tracing, autograd, a torch
+    without oneDNN) it is the plain convolution followed by the activation.
     """
 
+    activation = "none"  # or "relu"; set per instance by optimize_for_inference
+
+    def _use_onednn(self, x: torch.Tensor) -> bool:
+        return (_ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32
+                and not torch.is_grad_enabled() and not torch.jit.is_tracing())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu":
-            return super().forward(x)
-        channels_last = x.is_contiguous(memory_format=_CHANNELS_LAST) and not x.is_contiguous()
-        n, c, t, h, w = x.shape
-        y = torch.matmul(self._band(t, x.device), x.contiguous().view(n, c, t, h * w))
-        y = y.view(n, c, -1, h, w)
-        if not channels_last:
-            return y if self.bias is None else y + self.bias.view(1, c, 1, 1, 1)
-        # One pass writes the channels-last result and adds the (folded BN) bias.
-        out = torch.empty_like(y, memory_format=_CHANNELS_LAST)
-        if self.bias is None:
-            return out.copy_(y)
-        bias = self.bias.view(1, c, 1, 1, 1)
-        if torch.is_grad_enabled():  # autograd does not support out=
-            return out.copy_(y + bias)
-        return torch.add(y, bias, out=out)
-
-    def _band(self, num_frames: int, device: torch.device) -> torch.Tensor:
-        kernel, pad = self.kernel_size[0], self.padding[0]
-        out_frames = num_frames + 2 * pad - kernel + 1
-        tap = (torch.arange(num_frames, device=device)[None, :]
-               - torch.arange(out_frames, device=device)[:, None] + pad)
-        inside = (tap >= 0) & (tap < kernel)
-        taps = self.weight.view(self.out_channels, kernel)[:, tap.clamp(0, kernel - 1)]
-        return taps * inside.to(taps.dtype)
+        if self._use_onednn(x):
+            return torch.ops.mkldnn._convolution_pointwise(
+                x.contiguous(memory_format=_CHANNELS_LAST), self.weight, self.bias,
+                list(self.padding), list(self.stride), list(self.dilation), self.groups,
+                self.activation, [], "")
+        y = super().forward(x)
+        return F.relu(y) if self.activation == "relu" else y
 
 
-def _is_pointwise(conv: nn.Conv3d) -> bool:
-    return (conv.kernel_size == (1, 1, 1) and conv.stride == (1, 1, 1)
-            and conv.padding == (0, 0, 0) and conv.groups == 1)
+def _onednn_compatible(conv: nn.Module) -> bool:
+    return (type(conv) is nn.Conv3d and conv.padding_mode == "zeros"
+            and not isinstance(conv.padding, str))
 
 
-def _is_temporal_depthwise(conv: nn.Conv3d) -> bool:
-    return (conv.kernel_size[1:] == (1, 1) and conv.stride == (1, 1, 1)
-            and conv.dilation == (1, 1, 1) and conv.padding[1:] == (0, 0)
-            and conv.groups == conv.in_channels == conv.out_channels
-            and conv.padding_mode == "zeros")
+def _norm_and_relu_names(conv_name: str) -> Tuple[str, str]:
+    """Names of the BatchNorm and ReLU that follow conv `conv_name` in PySlowFast modules."""
+    if conv_name in _CONVS_BEFORE_BN:
+        return "bn", "relu"
+    return f"{conv_name}_bn", f"{conv_name}_relu"
 
 
 def _conv_bn_pairs(model: nn.Module) -> Iterator[Tuple[nn.Module, str, str]]:
@@ -98,7 +84,7 @@ def _conv_bn_pairs(model: nn.Module) -> Iterator[Tuple[nn.Module, str, str]]:
     for parent in model.modules():
         children = dict(parent.named_children())
         for name, child in children.items():
-            bn_name = "bn" if name in _CONVS_BEFORE_BN else f"{name}_bn"
+            bn_name = _norm_and_relu_names(name)[0]
             bn = children.get(bn_name)
             if isinstance(child, nn.Conv3d) and isinstance(bn, nn.BatchNorm3d):
                 yield parent, name, bn_name
@@ -120,23 +106,38 @@ def _to_channels_last(module: nn.Module, args):
     return ([x.contiguous(memory_format=_CHANNELS_LAST) for x in xs],)
 
 
+def _fuse_relus(model: nn.Module) -> None:
+    """Let each OneDnnConv3d apply the ReLU that follows its folded BatchNorm.
+
+    ReLU commutes with FoldedNorm (it keeps zeros zero), so conv -> ReLU -> FoldedNorm
+    equals conv -> FoldedNorm -> ReLU; the ReLU module becomes an Identity.
+    """
+    for parent in model.modules():
+        children = dict(parent.named_children())
+        for name, conv in children.items():
+            bn_name, relu_name = _norm_and_relu_names(name)
+            if (isinstance(conv, OneDnnConv3d) and isinstance(children.get(bn_name), FoldedNorm)
+                    and isinstance(children.get(relu_name), nn.ReLU)):
+                conv.activation = "relu"
+                setattr(parent, relu_name, nn.Identity())
+
+
 def optimize_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Module:
     """Eval-mode copy of `model` with BN folded and (channels_last) CPU-friendly kernels.
 
     Args:
         model: a video model taking a list of [N, C, T, H, W] tensors.
-        channels_last: also keep activations channels-last and use the matrix-product
-            kernels above (the CPU choice; on GPUs cuDNN handles NCTHW well).
+        channels_last: also keep activations channels-last and run every convolution
+            through oneDNN with its ReLU fused (the CPU choice; on GPUs cuDNN handles NCTHW
+            well).
     """
     model = fold_batchnorm(copy.deepcopy(model).eval())
     if not channels_last:
         return model
     for module in model.modules():
-        # The subclasses add no state: switching the class keeps every parameter.
-        if type(module) is nn.Conv3d and _is_pointwise(module):
-            module.__class__ = PointwiseConv3d
-        elif type(module) is nn.Conv3d and _is_temporal_depthwise(module):
-            module.__class__ = BandedTemporalConv3d
+        if _onednn_compatible(module):
+            module.__class__ = OneDnnConv3d  # adds no state: every parameter is kept
+    _fuse_relus(model)
     model = model.to(memory_format=_CHANNELS_LAST)
     model.register_forward_pre_hook(_to_channels_last)
     return model

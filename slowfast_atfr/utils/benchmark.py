@@ -12,6 +12,9 @@ with ATFR.ENABLED False) are measured side by side on the same real clips of the
   BENCHMARK.OPTIMIZE_FOR_INFERENCE both are first rewritten by `optimize_for_inference`
   (BatchNorm folded, channels-last kernels on CPU), as a deployment would;
 - training iteration time: forward, loss, backward and an SGD step on the same batches;
+- on CPU with BENCHMARK.RETAIN_FREED_MEMORY, both timings run inside
+  `cpu_allocator.retain_freed_memory` (glibc reuses freed activations instead of mapping
+  and page-faulting them in again every batch, as jemalloc or tcmalloc would);
 - peak memory of one inference batch and one training iteration, on top of what was alive
   before it (weights, inputs): on CUDA `torch.cuda.max_memory_allocated`; on CPU the
   process's peak resident set (Linux VmHWM, reset through /proc/self/clear_refs after
@@ -23,7 +26,6 @@ GFLOPs and speed, depend on trained weights); otherwise both models are randomly
 initialised. The baseline's cost does not depend on its weights.
 """
 
-import ctypes
 import gc
 import json
 import math
@@ -36,6 +38,7 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowfast_atfr.utils import logging
+from slowfast_atfr.utils.cpu_allocator import retain_freed_memory, return_freed_memory
 
 logger = logging.get_logger(__name__)
 
@@ -102,8 +105,9 @@ def _proc_status_kib(field: str) -> int:
 def _reset_cpu_peak() -> bool:
     """Return freed heap to the OS and reset VmHWM; False where that is not possible."""
     gc.collect()
+    if not return_freed_memory():
+        return False
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         return True
@@ -303,8 +307,10 @@ def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
         return time_inference(inference_models[name], batches,
                               warmup if round_index == 0 else 0, device)
 
-    for name, value in _best_of_rounds(names, infer, max).items():
-        results[name]["infer_clips_per_s"] = value
+    retain = bench.RETAIN_FREED_MEMORY and device.type == "cpu"
+    with retain_freed_memory(retain) as retained:
+        for name, value in _best_of_rounds(names, infer, max).items():
+            results[name]["infer_clips_per_s"] = value
     for name, model in inference_models.items():
         with torch.no_grad():
             results[name]["infer_peak_mem_mib"] = peak_memory_mib(
@@ -314,7 +320,9 @@ def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
     def train(name: str, round_index: int) -> float:
         return time_training(steps[name], batches, warmup if round_index == 0 else 0, device)
 
-    for name, value in _best_of_rounds(names, train, min).items():
+    with retain_freed_memory(retain):
+        train_iter_s = _best_of_rounds(names, train, min)
+    for name, value in train_iter_s.items():
         results[name]["train_iter_s"] = value
         results[name]["train_peak_mem_mib"] = peak_memory_mib(
             lambda s=steps[name]: s(batches[0]), device)
@@ -325,6 +333,7 @@ def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
         "num_clips": sum(b[1].shape[0] for b in batches),
         "batch_size": bench.BATCH_SIZE,
         "optimized_for_inference": bench.OPTIMIZE_FOR_INFERENCE,
+        "retained_freed_memory": retained,
         "input_shapes": [list(x.shape[1:]) for x in batches[0][0]],
         "checkpoint": cfg.TEST.CHECKPOINT_FILE_PATH or None,
         **results,
@@ -363,7 +372,9 @@ def to_markdown(result: Dict[str, Any]) -> str:
     lines = [f"Device: {result['device']} ({result['torch_threads']} threads); "
              f"{result['num_clips']} test clips of shape {result['input_shapes']}, batch "
              f"{result['batch_size']}; memory: {result['memory_method']}; inference "
-             f"{'optimized' if result['optimized_for_inference'] else 'as built'}.", "",
+             f"{'optimized' if result['optimized_for_inference'] else 'as built'}; freed "
+             f"memory {'retained' if result['retained_freed_memory'] else 'returned'} "
+             "while timing.", "",
              "| metric | baseline | +ATFR | ATFR / baseline |", "|---|---|---|---|"]
     base, atfr = result["baseline"], result["atfr"]
     for label, key, fmt in _ROWS:

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from slowfast_atfr.utils import cpu_allocator
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -18,11 +20,14 @@ def _last_json(script, *args):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("optimize", [[], ["--no-optimize"]], ids=["optimized", "as_built"])
-def test_varlen_speed_reports_the_three_figures(optimize):
+@pytest.mark.parametrize("mode", [[], ["--no-optimize", "--no-retain-memory"]],
+                         ids=["deployed", "as_built"])
+def test_varlen_speed_reports_the_three_figures(mode):
     result = _last_json("varlen_speed.py", "--size", "32", "--frames", "4", "--batch", "2",
-                        "--iters", "1", "--warmup", "0", "--threads", "1", *optimize)
-    assert result["optimized"] == (not optimize)
+                        "--iters", "1", "--warmup", "0", "--threads", "1", *mode)
+    assert result["optimized"] == (not mode)
+    glibc = cpu_allocator._glibc() is not None
+    assert result["retained_freed_memory"] == (glibc and not mode)
     assert len(result["lengths"]) == 2 and all(1 <= b <= 4 for b in result["lengths"])
     assert result["quotient"] == pytest.approx(result["time_ratio"] / result["flop_ratio"],
                                                rel=1e-3)

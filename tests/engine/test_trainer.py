@@ -128,3 +128,30 @@ def test_tensorboard_scalars_are_written(tmp_path):
     Trainer(cfg).train()
     files = os.listdir(tmp_path / "runs")
     assert any(name.startswith("events.out.tfevents") for name in files)
+
+
+@pytest.mark.parametrize("separately", [True, False])
+def test_sampler_gradients_are_clipped_apart_from_the_backbone(tmp_path, separately):
+    cfg = tiny_cfg(tmp_path, **{"SOLVER.CLIP_GRAD_L2NORM": 1.0, "ATFR.ENABLED": True,
+                                "ATFR.PATHWAYS": [True],
+                                "SOLVER.CLIP_GRAD_SAMPLER_SEPARATELY": separately})
+    trainer = Trainer(cfg)
+    sampler = {id(p) for p in trainer.model.sampler.parameters()}
+    assert sampler
+    params = list(trainer.model.parameters())
+    for p in params:  # Eq. 8 makes the sampler's gradient much larger than the rest
+        p.grad = torch.full_like(p, 10.0 if id(p) in sampler else 1e-4)
+    backbone_before = torch.cat([p.grad.flatten() for p in params if id(p) not in sampler])
+    trainer._clip_gradients()
+
+    def norm(in_sampler):
+        return torch.cat([p.grad.flatten() for p in params
+                          if (id(p) in sampler) == in_sampler]).norm()
+
+    backbone_after = torch.cat([p.grad.flatten() for p in params if id(p) not in sampler])
+    if separately:
+        assert torch.equal(backbone_after, backbone_before)  # under the threshold: untouched
+        assert norm(True) == pytest.approx(1.0, rel=1e-4)
+    else:  # one global norm: the sampler's gradient shrinks the backbone's too
+        assert backbone_after.norm() < 0.01 * backbone_before.norm()
+        assert (norm(True) ** 2 + norm(False) ** 2).sqrt() == pytest.approx(1.0, rel=1e-4)

@@ -7,8 +7,7 @@ from tiny_models import build_tiny, calibrate_bn, mixed_clips, tiny_cfg, variant
 
 from slowfast_atfr.models import varlen
 from slowfast_atfr.models.inference_rewrite import (
-    BandedTemporalConv3d,
-    PointwiseConv3d,
+    OneDnnConv3d,
     fold_batchnorm,
     optimize_for_inference,
 )
@@ -65,42 +64,68 @@ def test_folded_model_keeps_padding_zero_in_a_padded_eval_run(name, variant):
     assert torch.allclose(padded, grouped, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("kernel,padding,bias", [(5, 2, False), (3, 1, True), (3, 0, False),
-                                                 (1, 0, True), (4, 3, False)])
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_banded_temporal_conv_equals_conv3d(kernel, padding, bias, channels_last):
-    conv = torch.nn.Conv3d(6, 6, (kernel, 1, 1), padding=(padding, 0, 0), groups=6, bias=bias)
-    x = torch.randn(2, 6, 7, 5, 4)
-    expected = F.conv3d(x, conv.weight, conv.bias, padding=(padding, 0, 0), groups=6)
-    conv.__class__ = BandedTemporalConv3d
+# (in, out, kernel, stride, padding, dilation, groups, bias): X3D's 1x1x1 and depthwise Tx1x1
+# and strided depthwise 3x3x3 convs, a ResNet stem conv, a dilated grouped conv.
+_CONV_CASES = [
+    (5, 7, (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), 1, True),
+    (6, 6, (5, 1, 1), (1, 1, 1), (2, 0, 0), (1, 1, 1), 6, False),
+    (6, 6, (3, 3, 3), (1, 2, 2), (1, 1, 1), (1, 1, 1), 6, True),
+    (3, 8, (3, 7, 7), (1, 2, 2), (1, 3, 3), (1, 1, 1), 1, False),
+    (4, 6, (3, 3, 3), (2, 1, 1), (0, 2, 2), (1, 2, 2), 2, True),
+]
+
+
+def _conv_case(case):
+    dim_in, dim_out, kernel, stride, padding, dilation, groups, bias = case
+    return torch.nn.Conv3d(dim_in, dim_out, kernel, stride=stride, padding=padding,
+                           dilation=dilation, groups=groups, bias=bias)
+
+
+@pytest.mark.parametrize("activation", ["none", "relu"])
+@pytest.mark.parametrize("channels_last", [False, True], ids=["ncthw", "channels_last"])
+@pytest.mark.parametrize("case", _CONV_CASES, ids=lambda c: "k{}x{}x{}".format(*c[2]))
+def test_onednn_conv_equals_conv3d_then_activation(case, channels_last, activation):
+    conv = _conv_case(case)
+    x = torch.randn(2, case[0], 7, 12, 11)
+    expected = conv(x)
+    expected = F.relu(expected) if activation == "relu" else expected
+    conv.__class__ = OneDnnConv3d
+    conv.activation = activation
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last_3d)
-    got = conv(x)
+    with torch.inference_mode():
+        got = conv(x)
     assert got.shape == expected.shape
     assert torch.allclose(got, expected, atol=1e-5)
-    assert got.is_contiguous(memory_format=torch.channels_last_3d) == channels_last
 
 
-def test_banded_temporal_conv_backpropagates_like_conv3d():
-    conv = torch.nn.Conv3d(3, 3, (3, 1, 1), padding=(1, 0, 0), groups=3, bias=False)
-    x = torch.randn(1, 3, 6, 2, 2, requires_grad=True)
-    F.conv3d(x, conv.weight, padding=(1, 0, 0), groups=3).square().sum().backward()
+def test_onednn_conv_backpropagates_like_conv3d():
+    """With autograd on it falls back to the plain convolution (oneDNN's op has no grad)."""
+    conv = _conv_case(_CONV_CASES[1])
+    x = torch.randn(1, 6, 6, 2, 2, requires_grad=True)
+    F.relu(conv(x)).square().sum().backward()
     expected = (x.grad.clone(), conv.weight.grad.clone())
     x.grad, conv.weight.grad = None, None
-    conv.__class__ = BandedTemporalConv3d
+    conv.__class__ = OneDnnConv3d
+    conv.activation = "relu"
     conv(x).square().sum().backward()
     assert torch.allclose(x.grad, expected[0], atol=1e-5)
     assert torch.allclose(conv.weight.grad, expected[1], atol=1e-5)
 
 
-def test_pointwise_conv_equals_conv3d_and_returns_channels_last():
-    conv = torch.nn.Conv3d(5, 7, 1, bias=True)
-    x = torch.randn(2, 5, 3, 4, 4)
-    expected = conv(x)
-    conv.__class__ = PointwiseConv3d
-    got = conv(x)
-    assert torch.allclose(got, expected, atol=1e-5)
-    assert got.is_contiguous(memory_format=torch.channels_last_3d)
+def test_optimize_fuses_relu_into_the_convs_that_feed_one():
+    x3d_variant = next(variant for name, variant in variants() if name == "X3D")
+    cfg = tiny_cfg("X3D", x3d_variant, False)
+    cfg.RESNET.TRANS_FUNC = "x3d_transform"
+    fast = optimize_for_inference(build_tiny(cfg))
+    stem = fast.s1.pathway0_stem
+    transform = fast.s2.pathway0_res0.branch2
+    assert isinstance(stem.conv, OneDnnConv3d) and stem.conv.activation == "relu"
+    assert isinstance(stem.relu, torch.nn.Identity)
+    assert transform.a.activation == "relu" and isinstance(transform.a_relu, torch.nn.Identity)
+    # b is followed by SiLU and c by the residual sum: nothing to fuse.
+    assert transform.b.activation == "none" and transform.c.activation == "none"
+    assert isinstance(fast.s2.pathway0_res0.relu, torch.nn.ReLU)
 
 
 def test_fold_batchnorm_refuses_a_training_model():

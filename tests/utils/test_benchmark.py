@@ -107,10 +107,10 @@ def test_ratios_and_markdown():
                                   "input_shapes": [[3, 8, 32, 32]], "batch_size": 2,
                                   "memory_method": "linux_vmhwm", "baseline": base,
                                   "optimized_for_inference": True, "atfr": atfr,
-                                  "ratios": r})
+                                  "retained_freed_memory": True, "ratios": r})
     assert "| mean GFLOPs per clip | 2 | 1 | 0.500 |" in text
     assert "[3.25]" in text and "GFLOPs saved: 50.0%" in text
-    assert "inference optimized" in text
+    assert "inference optimized" in text and "freed memory retained" in text
 
 
 def test_cuda_request_without_cuda_is_an_error():
