@@ -1,0 +1,61 @@
+"""projects/atfr/reproduce.py: which runs start from the trained baseline."""
+
+import argparse
+import importlib.util
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def reproduce():
+    path = os.path.join(ROOT, "projects", "atfr", "reproduce.py")
+    spec = importlib.util.spec_from_file_location("atfr_reproduce", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _args(tmp_path, finetune_epochs):
+    return argparse.Namespace(work_dir=str(tmp_path), epochs=12, opts=[],
+                              finetune_epochs=finetune_epochs)
+
+
+def _done(tmp_path):
+    """A finished baseline run folder with two checkpoints."""
+    out = tmp_path / "baseline"
+    (out / "checkpoints").mkdir(parents=True)
+    for epoch in (11, 12):
+        (out / "checkpoints" / f"checkpoint_epoch_{epoch:05d}.pyth").touch()
+    return {"baseline": {"output_dir": str(out)}, "atfr": {"output_dir": str(out)}}
+
+
+def _value(opts, key):
+    """The last value given to `key` (later pairs override earlier ones)."""
+    return [opts[i + 1] for i in range(0, len(opts), 2) if opts[i] == key][-1]
+
+
+def test_finetuning_starts_every_atfr_training_from_the_baseline(tmp_path, reproduce):
+    args, done = _args(tmp_path, 30), _done(tmp_path)
+    last = os.path.join(done["baseline"]["output_dir"], "checkpoints",
+                        "checkpoint_epoch_00012.pyth")
+    for run in (reproduce.Run("atfr"), reproduce.Run("kernel_kronecker",
+                                                      ["ATFR.KERNEL", "kronecker"])):
+        opts = reproduce.run_opts(run, args, done)
+        assert _value(opts, "TRAIN.CHECKPOINT_FILE_PATH") == last
+        assert _value(opts, "TRAIN.CHECKPOINT_EPOCH_RESET") == "True"
+        assert _value(opts, "SOLVER.MAX_EPOCH") == "30"
+    # The baseline itself and test-only runs are untouched.
+    for run in (reproduce.Run("baseline", ["ATFR.ENABLED", "False"]),
+                reproduce.Run("bins_test_4", ["ATFR.NUM_BINS_TEST", "[4]"], weights_of="atfr")):
+        opts = reproduce.run_opts(run, args, done)
+        assert "TRAIN.CHECKPOINT_EPOCH_RESET" not in opts
+        assert _value(opts, "SOLVER.MAX_EPOCH") == "12"
+
+
+def test_without_finetuning_atfr_trains_from_scratch(tmp_path, reproduce):
+    opts = reproduce.run_opts(reproduce.Run("atfr"), _args(tmp_path, None), _done(tmp_path))
+    assert "TRAIN.CHECKPOINT_FILE_PATH" not in opts
+    assert _value(opts, "OUTPUT_DIR") == os.path.join(str(tmp_path), "atfr")
