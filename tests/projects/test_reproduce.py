@@ -24,12 +24,12 @@ def _args(tmp_path, finetune_epochs):
 
 
 def _done(tmp_path):
-    """A finished baseline run folder with two checkpoints."""
-    out = tmp_path / "baseline"
+    """Finished main runs; the initial baseline's folder has two checkpoints."""
+    out = tmp_path / "baseline_initial"
     (out / "checkpoints").mkdir(parents=True)
     for epoch in (11, 12):
         (out / "checkpoints" / f"checkpoint_epoch_{epoch:05d}.pyth").touch()
-    return {"baseline": {"output_dir": str(out)}, "atfr": {"output_dir": str(out)}}
+    return {name: {"output_dir": str(out)} for name in ("baseline_initial", "baseline", "atfr")}
 
 
 def _value(opts, key):
@@ -37,25 +37,30 @@ def _value(opts, key):
     return [opts[i + 1] for i in range(0, len(opts), 2) if opts[i] == key][-1]
 
 
-def test_finetuning_starts_every_atfr_training_from_the_baseline(tmp_path, reproduce):
+def test_finetuning_starts_every_other_training_from_the_initial_baseline(tmp_path, reproduce):
     args, done = _args(tmp_path, 30), _done(tmp_path)
-    last = os.path.join(done["baseline"]["output_dir"], "checkpoints",
+    runs = {run.name: run for run in reproduce.main_runs(finetune=True)}
+    assert list(runs) == ["baseline_initial", "baseline", "atfr"]
+    last = os.path.join(done["baseline_initial"]["output_dir"], "checkpoints",
                         "checkpoint_epoch_00012.pyth")
-    for run in (reproduce.Run("atfr"), reproduce.Run("kernel_kronecker",
-                                                      ["ATFR.KERNEL", "kronecker"])):
+    # The baseline compared with ATFR is trained on as long as the ATFR models.
+    for run in (runs["baseline"], runs["atfr"],
+                reproduce.Run("kernel_kronecker", ["ATFR.KERNEL", "kronecker"])):
         opts = reproduce.run_opts(run, args, done)
         assert _value(opts, "TRAIN.CHECKPOINT_FILE_PATH") == last
         assert _value(opts, "TRAIN.CHECKPOINT_EPOCH_RESET") == "True"
         assert _value(opts, "SOLVER.MAX_EPOCH") == "30"
-    # The baseline itself and test-only runs are untouched.
-    for run in (reproduce.Run("baseline", ["ATFR.ENABLED", "False"]),
+    # The initial baseline and test-only runs are untouched.
+    for run in (runs["baseline_initial"],
                 reproduce.Run("bins_test_4", ["ATFR.NUM_BINS_TEST", "[4]"], weights_of="atfr")):
         opts = reproduce.run_opts(run, args, done)
         assert "TRAIN.CHECKPOINT_EPOCH_RESET" not in opts
         assert _value(opts, "SOLVER.MAX_EPOCH") == "12"
 
 
-def test_without_finetuning_atfr_trains_from_scratch(tmp_path, reproduce):
-    opts = reproduce.run_opts(reproduce.Run("atfr"), _args(tmp_path, None), _done(tmp_path))
+def test_without_finetuning_everything_trains_from_scratch(tmp_path, reproduce):
+    runs = reproduce.main_runs(finetune=False)
+    assert [run.name for run in runs] == ["baseline", "atfr"]
+    opts = reproduce.run_opts(runs[1], _args(tmp_path, None), _done(tmp_path))
     assert "TRAIN.CHECKPOINT_FILE_PATH" not in opts
     assert _value(opts, "OUTPUT_DIR") == os.path.join(str(tmp_path), "atfr")
