@@ -116,7 +116,6 @@ def test_onednn_conv_backpropagates_like_conv3d():
 def test_optimize_fuses_relu_into_the_convs_that_feed_one():
     x3d_variant = next(variant for name, variant in variants() if name == "X3D")
     cfg = tiny_cfg("X3D", x3d_variant, False)
-    cfg.RESNET.TRANS_FUNC = "x3d_transform"
     fast = optimize_for_inference(build_tiny(cfg))
     stem = fast.s1.pathway0_stem
     transform = fast.s2.pathway0_res0.branch2

@@ -57,7 +57,7 @@ TINY: Dict[str, Dict[str, dict]] = {
     },
     "X3D": {
         "xs": {"MODEL.ARCH": "x3d", "X3D.WIDTH_FACTOR": 1.0, "X3D.DEPTH_FACTOR": 1.0,
-               "X3D.DIM_C5": 32, "X3D.DIM_C1": 8},
+               "X3D.DIM_C5": 32, "X3D.DIM_C1": 8, "RESNET.TRANS_FUNC": "x3d_transform"},
     },
 }
 
