@@ -12,6 +12,7 @@ glibc's defaults and hands the memory back (`malloc_trim`).
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import sys
 from typing import Iterator, Optional
 
@@ -23,6 +24,7 @@ _DEFAULT_MMAP_MAX = 65536
 _NEVER_TRIM = 2**31 - 1
 
 
+@functools.lru_cache(maxsize=None)
 def _glibc() -> Optional[ctypes.CDLL]:
     """The C library when it is glibc (it has `mallopt` and `malloc_trim`), else None."""
     if not sys.platform.startswith("linux"):
