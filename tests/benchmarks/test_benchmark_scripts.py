@@ -32,3 +32,9 @@ def test_varlen_speed_reports_the_three_figures(mode):
     assert result["quotient"] == pytest.approx(result["time_ratio"] / result["flop_ratio"],
                                                rel=1e-3)
     assert result["flop_ratio"] >= 1.0
+    seconds = result["seconds"]
+    fixed = seconds["baseline"] - seconds["after_full"]
+    ideal = fixed + seconds["after_full"] / result["after_sampler_flop_ratio"]
+    assert result["quotient_ceiling"] == pytest.approx(
+        seconds["baseline"] / ideal / result["flop_ratio"], rel=1e-2)
+    assert 0 < result["fixed_stages_flop_share"] < 1

@@ -244,6 +244,23 @@ def test_batched_equals_per_sample():
         torch.testing.assert_close(out[n : n + 1, :, : length.item()], alone)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_channels_last_input_keeps_its_layout_and_values(kernel):
+    x = torch.randn(3, 4, 7, 3, 5, dtype=F64)
+    delta = torch.rand(3, 7, dtype=F64)
+    x_last = x.contiguous(memory_format=torch.channels_last_3d).requires_grad_()
+    out_last, lengths_last = similarity_guided_sampling(x_last, delta, 7, kernel)
+    out, lengths = similarity_guided_sampling(x, delta, 7, kernel)
+    assert out_last.is_contiguous(memory_format=torch.channels_last_3d)
+    assert lengths_last.tolist() == lengths.tolist()
+    torch.testing.assert_close(out_last, out)
+    weights = torch.rand_like(out)
+    (out_last * weights).sum().backward()
+    x_plain = x.clone().requires_grad_()
+    (similarity_guided_sampling(x_plain, delta, 7, kernel)[0] * weights).sum().backward()
+    torch.testing.assert_close(x_last.grad, x_plain.grad)
+
+
 def test_cost_does_not_depend_on_number_of_bins():
     # A dense [N, B, T] formulation would need terabytes here.
     x = torch.randn(2, 3, 5, 2, 2)
