@@ -1,6 +1,6 @@
-"""Top-k correctness of logits against integer labels."""
+"""Top-k correctness of logits against integer labels; paired comparison of two models."""
 
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 
@@ -32,3 +32,39 @@ def topk_accuracies(preds: torch.Tensor, labels: torch.Tensor, ks: Sequence[int]
     """Top-k accuracy in percent for each k."""
     n = max(preds.shape[0], 1)
     return [100.0 * c / n for c in topks_correct(preds, labels, ks)]
+
+
+def paired_top1_gap(probs_a: torch.Tensor, probs_b: torch.Tensor, labels: torch.Tensor, *,
+                    resamples: int = 10000, level: float = 0.95,
+                    seed: int = 0) -> Dict[str, float]:
+    """Top-1 of model b minus top-1 of model a on the same videos, with a bootstrap interval.
+
+    Resampling videos, with both models' results for a video kept together, keeps the
+    correlation between the models: the interval is much tighter than two separate ones. On a
+    few dozen test videos it shows how far a top-1 difference can be trusted.
+
+    Args:
+        probs_a, probs_b: scores [V, K] of the two models for the same V videos, same order.
+        labels: class indices [V].
+        resamples: bootstrap resamples.
+        level: coverage of the percentile interval.
+        seed: seed of the resampling.
+
+    Returns:
+        {"gap", "low", "high"} in percentage points, "videos" V and "resolution" (the points
+        one video is worth).
+    """
+    videos = labels.shape[0]
+    if probs_a.shape != probs_b.shape or probs_a.shape[0] != videos or videos == 0:
+        raise ValueError(f"Need scores of both models for the same videos: probs_a "
+                         f"{tuple(probs_a.shape)}, probs_b {tuple(probs_b.shape)}, labels "
+                         f"{tuple(labels.shape)}.")
+    if not 0 < level < 1:
+        raise ValueError(f"level={level} must be in (0, 1).")
+    diff = 100.0 * ((probs_b.argmax(1) == labels).double() - (probs_a.argmax(1) == labels).double())
+    gen = torch.Generator().manual_seed(seed)
+    means = diff[torch.randint(videos, (resamples, videos), generator=gen)].mean(dim=1)
+    tail = (1.0 - level) / 2
+    low, high = torch.quantile(means, torch.tensor([tail, 1.0 - tail], dtype=means.dtype))
+    return {"gap": float(diff.mean()), "low": float(low), "high": float(high),
+            "videos": videos, "resolution": 100.0 / videos}

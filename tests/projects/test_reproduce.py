@@ -64,3 +64,29 @@ def test_without_finetuning_everything_trains_from_scratch(tmp_path, reproduce):
     opts = reproduce.run_opts(runs[1], _args(tmp_path, None), _done(tmp_path))
     assert "TRAIN.CHECKPOINT_FILE_PATH" not in opts
     assert _value(opts, "OUTPUT_DIR") == os.path.join(str(tmp_path), "atfr")
+
+
+def test_every_run_saves_predictions_and_the_gap_gets_a_paired_interval(tmp_path, reproduce):
+    import torch
+
+    args, done = _args(tmp_path, None), _done(tmp_path)
+    for run in reproduce.main_runs(finetune=False):
+        opts = reproduce.run_opts(run, args, done)
+        assert _value(opts, "TEST.SAVE_RESULTS_PATH") == reproduce.PREDICTIONS
+        assert opts[-2] == "OUTPUT_DIR"
+    labels, ids = torch.tensor([0, 1, 1, 0]), torch.arange(4)
+    runs = {}
+    for name, predicted in (("baseline", [0, 1, 0, 1]), ("atfr", [0, 1, 1, 1])):
+        out = tmp_path / name
+        out.mkdir()
+        probs = torch.nn.functional.one_hot(torch.tensor(predicted), 2).float()
+        torch.save({"probs": probs, "labels": labels, "ids": ids},
+                   out / reproduce.PREDICTIONS)
+        runs[name] = {"output_dir": str(out)}
+    interval = reproduce.top1_gap_interval(runs["baseline"], runs["atfr"])
+    assert interval["gap"] == 25.0 and interval["low"] <= 25.0 <= interval["high"]
+    assert reproduce.top1_gap_interval(runs["baseline"], {"output_dir": str(tmp_path)}) is None
+    torch.save({"probs": probs, "labels": labels, "ids": ids + 1},
+               tmp_path / "atfr" / reproduce.PREDICTIONS)
+    with pytest.raises(ValueError, match="different"):
+        reproduce.top1_gap_interval(runs["baseline"], runs["atfr"])
