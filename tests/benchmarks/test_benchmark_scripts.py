@@ -38,3 +38,20 @@ def test_varlen_speed_reports_the_three_figures(mode):
     assert result["quotient_ceiling"] == pytest.approx(
         seconds["baseline"] / ideal / result["flop_ratio"], rel=1e-2)
     assert 0 < result["fixed_stages_flop_share"] < 1
+
+
+def test_sgs_overhead_compares_the_layer_with_the_real_backbone():
+    result = _last_json("sgs_overhead.py", "--batch", "1", "--frames", "4", "--size", "32",
+                        "--iters", "1", "--warmup", "0", "--sgs-repeats", "1", "--threads", "1")
+    assert result["sgs_input"] == [1, 24, 4, 8, 8]
+    assert result["backbone"].startswith("X3D-S res3..res5")
+    assert result["ratio"] == pytest.approx(
+        result["sgs_fwd_bwd_median_ms"] / result["backbone_fwd_bwd_median_ms"], abs=1e-3)
+
+
+def test_decode_throughput_times_the_dataset_against_bare_pyav():
+    result = _last_json("decode_throughput.py", "--source", "demo", "--clips", "3")
+    assert result["clips"] == 3 and result["frames_per_clip"] == 16
+    assert result["dataset_clips_per_s"] > 0 and result["bare_pyav_clips_per_s"] > 0
+    assert result["ratio"] == pytest.approx(
+        result["dataset_clips_per_s"] / result["bare_pyav_clips_per_s"], rel=0.02)
