@@ -150,6 +150,9 @@ def parse_args() -> argparse.Namespace:
                         help="Run folders, checkpoints and the demo data set.")
     parser.add_argument("--results", default=os.path.join(ROOT, "projects", "atfr", "results"),
                         help="Where summary.json, tables.md and plots/ go.")
+    parser.add_argument("--test-videos-per-class", type=int, default=50,
+                        help="test split size: 50 x 8 classes puts one video at 0.25 points "
+                             "(the default demo's 10 at 1.25)")
     parser.add_argument("--bench-clips", type=int, default=32,
                         help="BENCHMARK.NUM_CLIPS of the clips/s measurement.")
     parser.add_argument("--cfg", default=CONFIG,
@@ -190,10 +193,15 @@ def folder_digest(folder: str) -> str:
     return digest.hexdigest()
 
 
+def data_dir(args: argparse.Namespace) -> str:
+    """The demo data set of the runs: the default train split, a test split of
+    --test-videos-per-class videos per class (its first 10 are the default demo's)."""
+    return os.path.join(args.work_dir, f"demo_data_test{args.test_videos_per_class}")
+
+
 def common_opts(args: argparse.Namespace) -> List[str]:
     """Overrides shared by every run: data location, no demo job, epochs."""
-    opts = ["DATA.PATH_TO_DATA_DIR", os.path.join(args.work_dir, "demo_data"),
-            "DEMO.ENABLE", "False"]
+    opts = ["DATA.PATH_TO_DATA_DIR", data_dir(args), "DEMO.ENABLE", "False"]
     if args.epochs is not None:
         opts += ["SOLVER.MAX_EPOCH", str(args.epochs)]
     return opts + list(args.opts or [])
@@ -436,7 +444,7 @@ def main() -> None:
     from slowfast_atfr.datasets.demo import ensure_demo_dataset
 
     start = time.time()
-    ensure_demo_dataset(os.path.join(args.work_dir, "demo_data"))
+    ensure_demo_dataset(data_dir(args), test_videos_per_class=args.test_videos_per_class)
     done: Dict[str, Dict[str, Any]] = {}
     finetune = bool(args.finetune_epochs)
     for run in main_runs(finetune):

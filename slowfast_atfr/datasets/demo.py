@@ -191,12 +191,14 @@ _MARKERS: Dict[str, Sequence[str]] = {
 }
 
 
-def ensure_demo_dataset(root: str, fmt: str = "kinetics", num_classes: int = 8) -> None:
+def ensure_demo_dataset(root: str, fmt: str = "kinetics", num_classes: int = 8,
+                        test_videos_per_class: int = 10) -> None:
     """Create the demo data set in `root` unless its list files exist (DATA.AUTO_CREATE_DEMO).
 
     A file lock makes concurrent processes (loader workers, distributed ranks) wait for the
     one that writes it; the list files are written last and atomically, so they mark a
-    complete data set. `num_classes` is capped at the number of motion classes.
+    complete data set. `num_classes` is capped at the number of motion classes;
+    `test_videos_per_class` applies to the Kinetics format (SSv2 has no test split).
     """
     if fmt not in _MARKERS:
         raise ValueError(f"fmt={fmt!r} must be one of {sorted(_MARKERS)}.")
@@ -209,7 +211,11 @@ def ensure_demo_dataset(root: str, fmt: str = "kinetics", num_classes: int = 8) 
             if all(os.path.isfile(os.path.join(root, m)) for m in _MARKERS[fmt]):
                 return
             logger.info("DATA.AUTO_CREATE_DEMO: writing the %s demo data set to %s.", fmt, root)
-            maker = make_demo_dataset if fmt == "kinetics" else make_demo_ssv2_dataset
-            maker(root, num_classes=min(num_classes, len(MOTION_CLASSES)))
+            classes = min(num_classes, len(MOTION_CLASSES))
+            if fmt == "kinetics":
+                make_demo_dataset(root, num_classes=classes,
+                                  test_videos_per_class=test_videos_per_class)
+            else:
+                make_demo_ssv2_dataset(root, num_classes=classes)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

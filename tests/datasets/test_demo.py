@@ -114,3 +114,32 @@ def test_cli_writes_the_kinetics_format(tmp_path):
     )
     assert len((root / "train.csv").read_text().splitlines()) == 2
     assert (root / "test.csv").read_text() == ""
+
+
+def test_a_larger_test_split_extends_the_smaller_one(tmp_path):
+    small, large = str(tmp_path / "small"), str(tmp_path / "large")
+    make_demo_dataset(small, **_SMALL)
+    make_demo_dataset(large, **{**_SMALL, "test_videos_per_class": 3})
+    small_lines = open(os.path.join(small, "test.csv")).read().splitlines()
+    large_lines = open(os.path.join(large, "test.csv")).read().splitlines()
+    assert len(large_lines) == 3 * len(small_lines) and set(small_lines) <= set(large_lines)
+    for line in small_lines:
+        rel = line.split()[0]
+        with open(os.path.join(small, rel), "rb") as a, open(os.path.join(large, rel), "rb") as b:
+            assert a.read() == b.read()
+
+
+def test_ensure_demo_dataset_passes_the_test_split_size_and_writes_once(tmp_path, monkeypatch):
+    from slowfast_atfr.datasets import demo
+
+    calls = []
+
+    def fake_make(root, **kwargs):
+        calls.append(kwargs)
+        for name in ("train.csv", "val.csv", "test.csv"):
+            open(os.path.join(root, name), "w").close()
+
+    monkeypatch.setattr(demo, "make_demo_dataset", fake_make)
+    demo.ensure_demo_dataset(str(tmp_path), test_videos_per_class=50)
+    demo.ensure_demo_dataset(str(tmp_path), test_videos_per_class=50)
+    assert calls == [{"num_classes": 8, "test_videos_per_class": 50}]

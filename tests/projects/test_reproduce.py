@@ -20,7 +20,7 @@ def reproduce():
 
 def _args(tmp_path, finetune_epochs):
     return argparse.Namespace(work_dir=str(tmp_path), epochs=12, opts=[],
-                              finetune_epochs=finetune_epochs)
+                              finetune_epochs=finetune_epochs, test_videos_per_class=50)
 
 
 def _done(tmp_path):
@@ -73,6 +73,7 @@ def test_every_run_saves_predictions_and_the_gap_gets_a_paired_interval(tmp_path
     for run in reproduce.main_runs(finetune=False):
         opts = reproduce.run_opts(run, args, done)
         assert _value(opts, "TEST.SAVE_RESULTS_PATH") == reproduce.PREDICTIONS
+        assert _value(opts, "DATA.PATH_TO_DATA_DIR") == str(tmp_path / "demo_data_test50")
         assert opts[-2] == "OUTPUT_DIR"
     labels, ids = torch.tensor([0, 1, 1, 0]), torch.arange(4)
     runs = {}
