@@ -168,19 +168,22 @@ def parse_args() -> argparse.Namespace:
 
 
 def snapshot_config(path: str, folder: str) -> str:
-    """Copy `path` and the _BASE_ file it names (same folder) into `folder`; return the copy.
+    """Copy `path` and its chain of _BASE_ files (same folder) into `folder`; return the copy.
 
     An existing copy is kept, so a resumed run uses the configs its first runs used.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Config file not found: {path}")
     os.makedirs(folder, exist_ok=True)
-    with open(path) as f:
-        base = [line.split(":", 1)[1].strip() for line in f if line.startswith("_BASE_:")]
-    for name in [os.path.basename(path)] + base:
-        target = os.path.join(folder, os.path.basename(name))
+    source_dir, name = os.path.dirname(path), os.path.basename(path)
+    while name:
+        source = os.path.join(source_dir, name)
+        target = os.path.join(folder, name)
         if not os.path.isfile(target):
-            shutil.copy(os.path.join(os.path.dirname(path), name), target)
+            shutil.copy(source, target)
+        with open(target) as f:
+            bases = [line.split(":", 1)[1].strip() for line in f if line.startswith("_BASE_:")]
+        name = os.path.basename(bases[0]) if bases else ""
     return os.path.join(folder, os.path.basename(path))
 
 

@@ -91,3 +91,14 @@ def test_every_run_saves_predictions_and_the_gap_gets_a_paired_interval(tmp_path
                tmp_path / "atfr" / reproduce.PREDICTIONS)
     with pytest.raises(ValueError, match="different"):
         reproduce.top1_gap_interval(runs["baseline"], runs["atfr"])
+
+
+def test_config_snapshot_follows_the_base_chain(tmp_path, reproduce):
+    config = os.path.join(ROOT, "configs", "Demo", "RESNET3D18_ATFR_BLOCK4.yaml")
+    copy = reproduce.snapshot_config(config, str(tmp_path / "configs"))
+    assert sorted(os.listdir(tmp_path / "configs")) == [
+        "RESNET3D18.yaml", "RESNET3D18_ATFR.yaml", "RESNET3D18_ATFR_BLOCK4.yaml"]
+    from slowfast_atfr.utils.parser import load_config
+
+    cfg = load_config(argparse.Namespace(opts=[]), copy)
+    assert list(cfg.ATFR.BLOCK_LENGTH) == [4] and cfg.ATFR.ENABLED
