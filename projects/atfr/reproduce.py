@@ -153,6 +153,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--test-videos-per-class", type=int, default=50,
                         help="test split size: 50 x 8 classes puts one video at 0.25 points "
                              "(the default demo's 10 at 1.25)")
+    parser.add_argument("--extra-seeds", type=int, nargs="+", default=[],
+                        help="Repeat baseline vs. ATFR with these RNG_SEEDs (in --work-dir/"
+                             "seed<S>, same data) and report every seed's checks and their "
+                             "mean: at this scale seeds differ by several points.")
     parser.add_argument("--bench-clips", type=int, default=32,
                         help="BENCHMARK.NUM_CLIPS of the clips/s measurement.")
     parser.add_argument("--cfg", default=CONFIG,
@@ -162,6 +166,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     args.config = snapshot_config(args.cfg, os.path.join(args.work_dir, CONFIG_COPY))
     args.config_digest = folder_digest(os.path.dirname(args.config))
+    args.data_dir = data_dir(args)
     if args.epochs is None and args.quick:
         args.epochs = 2
     return args
@@ -204,7 +209,7 @@ def data_dir(args: argparse.Namespace) -> str:
 
 def common_opts(args: argparse.Namespace) -> List[str]:
     """Overrides shared by every run: data location, no demo job, epochs."""
-    opts = ["DATA.PATH_TO_DATA_DIR", data_dir(args), "DEMO.ENABLE", "False"]
+    opts = ["DATA.PATH_TO_DATA_DIR", args.data_dir, "DEMO.ENABLE", "False"]
     if args.epochs is not None:
         opts += ["SOLVER.MAX_EPOCH", str(args.epochs)]
     return opts + list(args.opts or [])
@@ -326,6 +331,25 @@ def _first(value: Any) -> Optional[float]:
     return value
 
 
+def seed_args(args: argparse.Namespace, seed: int) -> argparse.Namespace:
+    """The arguments of the repeat with RNG_SEED `seed`: own run folders, same data set."""
+    return argparse.Namespace(**{**vars(args), "work_dir": os.path.join(args.work_dir,
+                                                                          f"seed{seed}"),
+                                 "opts": list(args.opts or []) + ["RNG_SEED", str(seed)]})
+
+
+def seed_summary(runs_by_seed: Dict[str, Dict[str, Dict[str, Any]]]) -> Dict[str, Any]:
+    """Each seed's checks (`targets` of its baseline and ATFR runs) and their mean."""
+    per_seed = {seed: targets({"baseline": runs["baseline"], "atfr": runs["atfr"]})
+                for seed, runs in runs_by_seed.items()}
+    mean = {}
+    for key in ("top1_gap_points", "gflops_reduction_pct", "static_mean_bprime",
+                "fast_motion_mean_bprime"):
+        values = [t[key] for t in per_seed.values()]
+        mean[key] = None if None in values else sum(values) / len(values)
+    return {"per_seed": per_seed, "mean": mean}
+
+
 def top1_gap_interval(baseline: Dict[str, Any], atfr: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """ATFR's top-1 minus the baseline's with a paired bootstrap 95% interval over the test
     videos; None when a run saved no predictions."""
@@ -388,6 +412,19 @@ def summary_tables(summary: Dict[str, Any]) -> str:
         lines += [f"Paired bootstrap 95% interval of the top-1 difference over the {ci['videos']} "
                   f"test videos: [{ci['low']:.2f}, {ci['high']:.2f}] points (one video = "
                   f"{ci['resolution']:.2f} points).", ""]
+    if "seeds" in summary:
+        lines += ["## Every seed (main = the config's RNG_SEED)", "",
+                  "| seed | top-1 difference [95% interval] | GFLOPs saved | mean B' static / "
+                  "fast_motion |", "|---|---|---|---|"]
+        rows = list(summary["seeds"]["per_seed"].items()) + [("mean", summary["seeds"]["mean"])]
+        for seed, c in rows:
+            ci = c.get("top1_gap_ci95")
+            interval = f" [{ci['low']:.2f}, {ci['high']:.2f}]" if ci else ""
+            lines.append(f"| {seed} | {_fmt(c['top1_gap_points'])}{interval} | "
+                         f"{_fmt(c['gflops_reduction_pct'], '{:.1f}')}% | "
+                         f"{_fmt(c['static_mean_bprime'])} / "
+                         f"{_fmt(c['fast_motion_mean_bprime'])} |")
+        lines.append("")
     lines += ["## Mean B' per class (Table 5), lowest first", "", "| class | mean B' |",
               "|---|---|"]
     by_class = {k: _first(v) for k, v in (summary.get("mean_bprime_by_class") or {}).items()}
@@ -447,7 +484,7 @@ def main() -> None:
     from slowfast_atfr.datasets.demo import ensure_demo_dataset
 
     start = time.time()
-    ensure_demo_dataset(data_dir(args), test_videos_per_class=args.test_videos_per_class)
+    ensure_demo_dataset(args.data_dir, test_videos_per_class=args.test_videos_per_class)
     done: Dict[str, Dict[str, Any]] = {}
     finetune = bool(args.finetune_epochs)
     for run in main_runs(finetune):
@@ -470,6 +507,15 @@ def main() -> None:
                          "params": bench[name]["params"]}
     write_outputs(summary, args, start)
     sgs_figures(args, done["atfr"], os.path.join(args.results, "plots"))
+    if args.extra_seeds:
+        runs_by_seed = {"main": done}
+        for seed in args.extra_seeds:
+            repeat, runs = seed_args(args, seed), {}
+            for run in main_runs(finetune):
+                runs[run.name] = execute(run, repeat, runs)
+            runs_by_seed[str(seed)] = runs
+        summary["seeds"] = seed_summary(runs_by_seed)
+        write_outputs(summary, args, start)
     for name in names:
         summary[name] = run_ablation(name, args, done)
         write_outputs(summary, args, start)

@@ -20,7 +20,8 @@ def reproduce():
 
 def _args(tmp_path, finetune_epochs):
     return argparse.Namespace(work_dir=str(tmp_path), epochs=12, opts=[],
-                              finetune_epochs=finetune_epochs, test_videos_per_class=50)
+                              finetune_epochs=finetune_epochs,
+                              data_dir=str(tmp_path / "demo_data_test50"))
 
 
 def _done(tmp_path):
@@ -73,7 +74,7 @@ def test_every_run_saves_predictions_and_the_gap_gets_a_paired_interval(tmp_path
     for run in reproduce.main_runs(finetune=False):
         opts = reproduce.run_opts(run, args, done)
         assert _value(opts, "TEST.SAVE_RESULTS_PATH") == reproduce.PREDICTIONS
-        assert _value(opts, "DATA.PATH_TO_DATA_DIR") == str(tmp_path / "demo_data_test50")
+        assert _value(opts, "DATA.PATH_TO_DATA_DIR") == args.data_dir
         assert opts[-2] == "OUTPUT_DIR"
     labels, ids = torch.tensor([0, 1, 1, 0]), torch.arange(4)
     runs = {}
@@ -102,3 +103,40 @@ def test_config_snapshot_follows_the_base_chain(tmp_path, reproduce):
 
     cfg = load_config(argparse.Namespace(opts=[]), copy)
     assert list(cfg.ATFR.BLOCK_LENGTH) == [4] and cfg.ATFR.ENABLED
+
+
+def test_extra_seeds_get_their_own_runs_on_the_same_data(tmp_path, reproduce):
+    args = _args(tmp_path, 30)
+    args.test_videos_per_class = 50
+    assert reproduce.data_dir(args) == args.data_dir
+    repeat = reproduce.seed_args(args, 3)
+    assert repeat.work_dir == str(tmp_path / "seed3") and repeat.data_dir == args.data_dir
+    assert args.opts == [] and _value(repeat.opts, "RNG_SEED") == "3"
+    opts = reproduce.run_opts(reproduce.main_runs(finetune=True)[0], repeat, {})
+    assert _value(opts, "OUTPUT_DIR") == str(tmp_path / "seed3" / "baseline_initial")
+    assert _value(opts, "DATA.PATH_TO_DATA_DIR") == args.data_dir
+
+
+def test_seed_summary_averages_the_per_seed_checks(reproduce):
+    def runs(base_top1, atfr_top1, static, fast):
+        out = "/nonexistent"  # no saved predictions: no interval
+        return {"baseline": {"top1": base_top1, "gflops": 2.0, "output_dir": out},
+                "atfr": {"top1": atfr_top1, "gflops": 1.0, "output_dir": out,
+                         "mean_bprime_by_class": {"static": [static], "fast_motion": [fast]}}}
+
+    summary = reproduce.seed_summary({"main": runs(60.0, 62.0, 4.0, 5.0),
+                                      "1": runs(70.0, 66.0, 6.0, 5.0)})
+    assert summary["per_seed"]["main"]["top1_gap_points"] == 2.0
+    assert summary["per_seed"]["1"]["static_below_fast_motion"] is False
+    assert summary["mean"] == {"top1_gap_points": -1.0, "gflops_reduction_pct": 50.0,
+                               "static_mean_bprime": 5.0, "fast_motion_mean_bprime": 5.0}
+    tables = reproduce.summary_tables({
+        "atfr_init": "from scratch", "baseline": {**runs(60.0, 62.0, 4.0, 5.0)["baseline"],
+                                                  "top5": 90.0, "clips_per_s": 1.0,
+                                                  "train_iter_s": 1.0, "params": 1,
+                                                  "wall_s": 1.0},
+        "atfr": {**runs(60.0, 62.0, 4.0, 5.0)["atfr"], "top5": 90.0, "clips_per_s": 1.0,
+                 "train_iter_s": 1.0, "params": 1, "wall_s": 1.0},
+        "targets": summary["per_seed"]["main"], "seeds": summary})
+    assert "| 1 | -4.00 | 50.0% | 6.00 / 5.00 |" in tables
+    assert "| mean | -1.00 | 50.0% | 5.00 / 5.00 |" in tables
