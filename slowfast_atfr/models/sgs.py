@@ -195,7 +195,7 @@ def similarity_guided_sampling(
     Kernels: "linear" is Eq. 6 (not normalised); "kronecker" is Eq. 5 (mean of the frames in
     the bin; zero gradient w.r.t. delta). The tent supports partition `[0, max]`, so a frame
     has a non-zero weight in exactly one bin; each frame is given that bin and its weight,
-    and the frames are added into their bins with `index_add_` (`_merge`): cost linear in
+    and the frames are added into their bins with one `index_add` (`_merge`): cost linear in
     N*T*C*H*W, independent of B.
 
     Decisions where the paper's formulas are undefined (ATFR_SPEC.md Sec. 2):
