@@ -224,6 +224,11 @@ _C.ATFR.SIMILARITY_NET = "conv"
 # reads detached features, so f_s learns from Eq. 8 and the backbone from Eq. 7 only; True
 # made from-scratch training unstable in our runs (BENCHMARKS.md).
 _C.ATFR.SIMILARITY_INPUT_GRAD = False
+# How eval runs clips of different B' after the sampler; both give each clip its lone
+# result. "grouped": one call per distinct length, compute follows the sum of the lengths.
+# "padded": one masked call on the batch padded to its longest clip; fewer calls, so faster
+# on tiny inputs where per-call overhead outweighs the padding (e.g. the 32 px demo).
+_C.ATFR.EVAL_BATCHING = "grouped"
 
 # ---------------------------------------------------------------------------- #
 # Data options

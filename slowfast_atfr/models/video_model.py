@@ -42,6 +42,8 @@ class VideoModel(nn.Module):
         self.sampler: Optional[nn.ModuleList] = None
         self.sampler_stage: Optional[str] = None
         self.temporal_lengths: Optional[torch.Tensor] = None
+        # ATFR.EVAL_BATCHING: how eval runs clips of different lengths ("grouped"/"padded").
+        self.eval_batching = "grouped"
 
     def stage_steps(self) -> List[Tuple[str, Step]]:
         raise NotImplementedError
@@ -101,7 +103,8 @@ class VideoModel(nn.Module):
             return self.forward_after_sampler(xs)
         xs, lengths = self.sample(self.forward_before_sampler(xs))
         self.temporal_lengths = lengths.detach()
-        run = varlen.run_padded if self.training else varlen.run_grouped
+        padded = self.training or self.eval_batching == "padded"
+        run = varlen.run_padded if padded else varlen.run_grouped
         return run(self.forward_after_sampler, xs, lengths)
 
 
@@ -122,3 +125,4 @@ def attach_atfr(model: VideoModel, cfg, dims: Sequence[int]) -> None:
         for pathway, dim in enumerate(dims)
     ]
     model.attach_sampler(samplers, cfg.ATFR.STAGE)
+    model.eval_batching = cfg.ATFR.EVAL_BATCHING

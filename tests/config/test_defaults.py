@@ -77,6 +77,7 @@ def test_single_pathway_lists_are_cut_to_one_value():
         ("KERNEL", "gauss", "ATFR.KERNEL='gauss'"),
         ("MEASURE", "cosine", "ATFR.MEASURE='cosine'"),
         ("SIMILARITY_NET", "lstm", "ATFR.SIMILARITY_NET='lstm'"),
+        ("EVAL_BATCHING", "packed", "ATFR.EVAL_BATCHING='packed'"),
         ("EMBED_DIM", 0, "ATFR.EMBED_DIM=0"),
         ("NUM_BINS_TRAIN", [0, -1], "ATFR.NUM_BINS_TRAIN has 0"),
         ("NUM_BINS_TEST", [-1, -3], "ATFR.NUM_BINS_TEST has -3"),

@@ -123,10 +123,13 @@ def test_a_larger_test_split_extends_the_smaller_one(tmp_path):
     small_lines = open(os.path.join(small, "test.csv")).read().splitlines()
     large_lines = open(os.path.join(large, "test.csv")).read().splitlines()
     assert len(large_lines) == 3 * len(small_lines) and set(small_lines) <= set(large_lines)
+    # Same rendered clips; libx264 does not always give the same bytes for them, so the
+    # decoded frames are compared up to codec noise (a mean of about one level).
     for line in small_lines:
         rel = line.split()[0]
-        with open(os.path.join(small, rel), "rb") as a, open(os.path.join(large, rel), "rb") as b:
-            assert a.read() == b.read()
+        a = _decoded(os.path.join(small, rel)).astype(int)
+        b = _decoded(os.path.join(large, rel)).astype(int)
+        assert a.shape == b.shape and abs(a - b).mean() < 2.0  # other content: tens
 
 
 def test_ensure_demo_dataset_passes_the_test_split_size_and_writes_once(tmp_path, monkeypatch):

@@ -55,16 +55,22 @@ def test_train_step_gives_finite_logits_and_every_gradient(name, variant, atfr):
         assert model.temporal_lengths is None
 
 
-@pytest.mark.parametrize("sampler", [None, "SGS", "TestDedupSampler"])
+@pytest.mark.parametrize("sampler,batching", [(None, "grouped"), ("SGS", "grouped"),
+                                              ("TestDedupSampler", "grouped"),
+                                              ("TestDedupSampler", "padded")])
 @pytest.mark.parametrize("name,variant", PAIRS)
-def test_eval_batched_equals_per_sample(name, variant, sampler):
-    """A clip's logits do not depend on its batch mates (ATFR_SPEC.md section 3).
+def test_eval_batched_equals_per_sample(name, variant, sampler, batching):
+    """A clip's logits do not depend on its batch mates (ATFR_SPEC.md section 3), with
+    either ATFR.EVAL_BATCHING.
 
     SGS turns frame similarities into sampling positions, which amplifies the float32
     rounding differences that batched convolutions have before the sampler (~1e-6) to
     ~1e-4; its models are therefore compared in float64, where rounding is negligible.
     """
-    cfg, model = _build(name, variant, sampler is not None, sampler or "SGS")
+    cfg = tiny_cfg(name, variant, sampler is not None, sampler or "SGS")
+    cfg.ATFR.EVAL_BATCHING = batching
+    model = build_tiny(cfg)
+    assert model.eval_batching == batching
     dtype = torch.float64 if sampler == "SGS" else torch.float32
     model.to(dtype)
     xs = [x.to(dtype) for x in mixed_clips(cfg)]
