@@ -126,7 +126,9 @@ def write_video(
 ) -> None:
     """Encode uint8 RGB frames [T, H, W, 3] (or gray [T, H, W]) to a video file with PyAV.
 
-    Single-threaded, so the same frames always give the same bytes. With
+    Single-threaded. libx264 does not always give the same bytes for the same frames (the
+    decoded frames then differ by about one level on average), so compare content, not
+    files. With
     `container_format="image2"`, `codec="mjpeg"`, `pix_fmt="yuvj420p"` and a path such as
     `folder/%06d.jpg` it writes one image per frame instead.
     """
