@@ -128,9 +128,8 @@ def write_video(
 
     Single-threaded. libx264 does not always give the same bytes for the same frames (the
     decoded frames then differ by about one level on average), so compare content, not
-    files. With
-    `container_format="image2"`, `codec="mjpeg"`, `pix_fmt="yuvj420p"` and a path such as
-    `folder/%06d.jpg` it writes one image per frame instead.
+    files. With `container_format="image2"`, `codec="mjpeg"`, `pix_fmt="yuvj420p"` and a
+    path such as `folder/%06d.jpg` it writes one image per frame instead.
     """
     gray = frames.ndim == 3
     container = av.open(path, mode="w", format=container_format)
