@@ -418,8 +418,8 @@ def summary_tables(summary: Dict[str, Any]) -> str:
                   "fast_motion |", "|---|---|---|---|"]
         rows = list(summary["seeds"]["per_seed"].items()) + [("mean", summary["seeds"]["mean"])]
         for seed, c in rows:
-            ci = c.get("top1_gap_ci95")
-            interval = f" [{ci['low']:.2f}, {ci['high']:.2f}]" if ci else ""
+            seed_ci = c.get("top1_gap_ci95")
+            interval = f" [{seed_ci['low']:.2f}, {seed_ci['high']:.2f}]" if seed_ci else ""
             lines.append(f"| {seed} | {_fmt(c['top1_gap_points'])}{interval} | "
                          f"{_fmt(c['gflops_reduction_pct'], '{:.1f}')}% | "
                          f"{_fmt(c['static_mean_bprime'])} / "
@@ -467,6 +467,14 @@ def write_outputs(summary: Dict[str, Any], args: argparse.Namespace, start: floa
     plot_summary(path, os.path.join(args.results, "plots"))
 
 
+def execute_main_runs(args: argparse.Namespace, finetune: bool) -> Dict[str, Dict[str, Any]]:
+    """Train and test (or reuse) the main runs: [baseline_initial,] baseline, atfr."""
+    done: Dict[str, Dict[str, Any]] = {}
+    for run in main_runs(finetune):
+        done[run.name] = execute(run, args, done)
+    return done
+
+
 def run_ablation(name: str, args: argparse.Namespace,
                  done: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     """Every setting of one ablation -> {"table", "runs": {setting: run}, "paper_key"}."""
@@ -485,10 +493,8 @@ def main() -> None:
 
     start = time.time()
     ensure_demo_dataset(args.data_dir, test_videos_per_class=args.test_videos_per_class)
-    done: Dict[str, Dict[str, Any]] = {}
     finetune = bool(args.finetune_epochs)
-    for run in main_runs(finetune):
-        done[run.name] = execute(run, args, done)
+    done = execute_main_runs(args, finetune)
     bench = benchmark(args, done["atfr"])
     names = [] if args.quick else [n for n in ABLATIONS if not args.only or n in args.only]
     summary: Dict[str, Any] = {
@@ -510,10 +516,7 @@ def main() -> None:
     if args.extra_seeds:
         runs_by_seed = {"main": done}
         for seed in args.extra_seeds:
-            repeat, runs = seed_args(args, seed), {}
-            for run in main_runs(finetune):
-                runs[run.name] = execute(run, repeat, runs)
-            runs_by_seed[str(seed)] = runs
+            runs_by_seed[str(seed)] = execute_main_runs(seed_args(args, seed), finetune)
         summary["seeds"] = seed_summary(runs_by_seed)
         write_outputs(summary, args, start)
     for name in names:

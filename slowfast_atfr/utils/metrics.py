@@ -1,6 +1,6 @@
 """Top-k correctness of logits against integer labels; paired comparison of two models."""
 
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 import torch
 
@@ -36,7 +36,7 @@ def topk_accuracies(preds: torch.Tensor, labels: torch.Tensor, ks: Sequence[int]
 
 def paired_top1_gap(probs_a: torch.Tensor, probs_b: torch.Tensor, labels: torch.Tensor, *,
                     resamples: int = 10000, level: float = 0.95,
-                    seed: int = 0) -> Dict[str, float]:
+                    seed: int = 0) -> Dict[str, Any]:
     """Top-1 of model b minus top-1 of model a on the same videos, with a bootstrap interval.
 
     Resampling videos, with both models' results for a video kept together, keeps the
