@@ -7,8 +7,8 @@
     python projects/atfr/reproduce.py --finetune-epochs 30   # start from a trained baseline
 
 Every run is `tools/run_net.py --cfg configs/Demo/RESNET3D18_ATFR.yaml KEY VALUE ...` in a
-subprocess with its own OUTPUT_DIR under --work-dir (a finished run with the same overrides
-is reused); its results are read back from OUTPUT_DIR (json_stats.log, atfr_stats_test.json).
+subprocess with its own OUTPUT_DIR under --work-dir (a finished run with the same merged
+config is reused); its results are read back from OUTPUT_DIR (json_stats.log, atfr_stats_test.json).
 The baseline is the same config with ATFR.ENABLED False. Writes --results/summary.json,
 --results/tables.md and --results/plots/*.png.
 """
@@ -193,12 +193,28 @@ def snapshot_config(path: str, folder: str) -> str:
 
 
 def folder_digest(folder: str) -> str:
-    """sha256 of the config copies: a finished run is reused only with the same configs."""
+    """sha256 of the config copies: a finished benchmark is reused only with the same configs."""
     digest = hashlib.sha256()
     for name in sorted(os.listdir(folder)):
         with open(os.path.join(folder, name), "rb") as f:
             digest.update(name.encode() + b"\0" + f.read())
     return digest.hexdigest()
+
+
+def run_digest(config: str, opts: List[str]) -> str:
+    """sha256 of the config a run really uses: `config` merged with `opts`.
+
+    With ATFR disabled the ATFR group is reset to its defaults before hashing, since it has no
+    effect then: a baseline trained under one ATFR config is reused under another (for
+    example the block-4 recipe after the default one) instead of being trained again.
+    """
+    from slowfast_atfr.config.defaults import get_cfg
+    from slowfast_atfr.utils.parser import load_config
+
+    cfg = load_config(argparse.Namespace(opts=opts), config)
+    if not cfg.ATFR.ENABLED:
+        cfg.ATFR = get_cfg().ATFR
+    return hashlib.sha256(cfg.dump().encode()).hexdigest()
 
 
 def data_dir(args: argparse.Namespace) -> str:
@@ -245,16 +261,17 @@ def run_opts(run: Run, args: argparse.Namespace, done: Dict[str, Dict[str, Any]]
 
 def execute(run: Run, args: argparse.Namespace,
             done: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
-    """Train and/or test one run (or reuse it when finished with the same overrides)."""
+    """Train and/or test one run (or reuse it when finished with the same `run_digest`)."""
     from slowfast_atfr.visualization.run_outputs import load_run
 
     opts = run_opts(run, args, done)
     out = opts[-1]
     marker = os.path.join(out, MARKER)
+    digest = run_digest(args.config, opts)
     if os.path.isfile(marker):
         with open(marker) as f:
             previous = json.load(f)
-        if previous.get("opts") == opts and previous.get("config") == args.config_digest:
+        if previous.get("config") == digest:
             print(f"[reproduce] {run.name}: reusing {out}", flush=True)
             return previous["result"]
     shutil.rmtree(out, ignore_errors=True)
@@ -272,7 +289,7 @@ def execute(run: Run, args: argparse.Namespace,
     print(f"[reproduce] {run.name}: top-1 {result['top1']}, GFLOPs {result['gflops']}, "
           f"{result['wall_s']:.0f} s", flush=True)
     with open(marker, "w") as f:
-        json.dump({"opts": opts, "config": args.config_digest, "result": result}, f, indent=1)
+        json.dump({"opts": opts, "config": digest, "result": result}, f, indent=1)
     return result
 
 

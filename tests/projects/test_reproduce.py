@@ -140,3 +140,13 @@ def test_seed_summary_averages_the_per_seed_checks(reproduce):
         "targets": summary["per_seed"]["main"], "seeds": summary})
     assert "| 1 | -4.00 | 50.0% | 6.00 / 5.00 |" in tables
     assert "| mean | -1.00 | 50.0% | 5.00 / 5.00 |" in tables
+
+
+def test_run_digest_ignores_the_atfr_group_of_a_baseline_only(reproduce):
+    block4 = os.path.join(ROOT, "configs", "Demo", "RESNET3D18_ATFR_BLOCK4.yaml")
+    default = os.path.join(ROOT, "configs", "Demo", "RESNET3D18_ATFR.yaml")
+    baseline = ["ATFR.ENABLED", "False", "OUTPUT_DIR", "/tmp/x/baseline"]
+    assert reproduce.run_digest(block4, baseline) == reproduce.run_digest(default, baseline)
+    assert reproduce.run_digest(block4, []) != reproduce.run_digest(default, [])
+    assert reproduce.run_digest(default, baseline) != reproduce.run_digest(
+        default, baseline + ["RNG_SEED", "1"])
