@@ -165,7 +165,6 @@ def parse_args() -> argparse.Namespace:
                         help="KEY VALUE overrides for every run.")
     args = parser.parse_args()
     args.config = snapshot_config(args.cfg, os.path.join(args.work_dir, CONFIG_COPY))
-    args.config_digest = folder_digest(os.path.dirname(args.config))
     args.data_dir = data_dir(args)
     if args.epochs is None and args.quick:
         args.epochs = 2
@@ -192,15 +191,6 @@ def snapshot_config(path: str, folder: str) -> str:
     return os.path.join(folder, os.path.basename(path))
 
 
-def folder_digest(folder: str) -> str:
-    """sha256 of the config copies: a finished benchmark is reused only with the same configs."""
-    digest = hashlib.sha256()
-    for name in sorted(os.listdir(folder)):
-        with open(os.path.join(folder, name), "rb") as f:
-            digest.update(name.encode() + b"\0" + f.read())
-    return digest.hexdigest()
-
-
 def run_digest(config: str, opts: List[str]) -> str:
     """sha256 of the config a run really uses: `config` merged with `opts`.
 
@@ -215,6 +205,22 @@ def run_digest(config: str, opts: List[str]) -> str:
     if not cfg.ATFR.ENABLED:
         cfg.ATFR = get_cfg().ATFR
     return hashlib.sha256(cfg.dump().encode()).hexdigest()
+
+
+def finished_result(out: str, digest: str) -> Optional[Dict[str, Any]]:
+    """The result recorded in `out` by a finished job with the same `run_digest`, else None."""
+    marker = os.path.join(out, MARKER)
+    if not os.path.isfile(marker):
+        return None
+    with open(marker) as f:
+        previous = json.load(f)
+    return previous["result"] if previous.get("config") == digest else None
+
+
+def record_result(out: str, digest: str, opts: List[str], result: Dict[str, Any]) -> None:
+    """Mark `out` finished: its overrides (for the reader), digest and result."""
+    with open(os.path.join(out, MARKER), "w") as f:
+        json.dump({"opts": opts, "config": digest, "result": result}, f, indent=1)
 
 
 def data_dir(args: argparse.Namespace) -> str:
@@ -266,14 +272,11 @@ def execute(run: Run, args: argparse.Namespace,
 
     opts = run_opts(run, args, done)
     out = opts[-1]
-    marker = os.path.join(out, MARKER)
     digest = run_digest(args.config, opts)
-    if os.path.isfile(marker):
-        with open(marker) as f:
-            previous = json.load(f)
-        if previous.get("config") == digest:
-            print(f"[reproduce] {run.name}: reusing {out}", flush=True)
-            return previous["result"]
+    previous = finished_result(out, digest)
+    if previous is not None:
+        print(f"[reproduce] {run.name}: reusing {out}", flush=True)
+        return previous
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(args.work_dir, exist_ok=True)
     cmd = [sys.executable, os.path.join(ROOT, "tools", "run_net.py"), "--cfg", args.config, *opts]
@@ -288,32 +291,28 @@ def execute(run: Run, args: argparse.Namespace,
               "trained": not run.weights_of, "overrides": list(run.overrides)}
     print(f"[reproduce] {run.name}: top-1 {result['top1']}, GFLOPs {result['gflops']}, "
           f"{result['wall_s']:.0f} s", flush=True)
-    with open(marker, "w") as f:
-        json.dump({"opts": opts, "config": digest, "result": result}, f, indent=1)
+    record_result(out, digest, opts, result)
     return result
 
 
 def benchmark(args: argparse.Namespace, atfr: Dict[str, Any]) -> Dict[str, Any]:
     """tools/benchmark_net.py on the trained ATFR model and its twin: clips/s, memory."""
     out = os.path.join(args.work_dir, "benchmark")
+    opts = [*common_opts(args), "TEST.CHECKPOINT_FILE_PATH", last_checkpoint(atfr["output_dir"]),
+            "BENCHMARK.NUM_CLIPS", str(args.bench_clips), "OUTPUT_DIR", out]
+    digest = run_digest(args.config, opts)
+    previous = finished_result(out, digest)
+    if previous is not None:
+        print(f"[reproduce] benchmark: reusing {out}", flush=True)
+        return previous
     cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark_net.py"), "--cfg", args.config,
-           *common_opts(args), "TEST.CHECKPOINT_FILE_PATH", last_checkpoint(atfr["output_dir"]),
-           "BENCHMARK.NUM_CLIPS", str(args.bench_clips), "OUTPUT_DIR", out]
-    marker = os.path.join(out, MARKER)
-    if os.path.isfile(marker):
-        with open(marker) as f:
-            previous = json.load(f)
-        if previous.get("cmd") == cmd[1:] and previous.get("config") == args.config_digest:
-            print(f"[reproduce] benchmark: reusing {out}", flush=True)
-            return previous["result"]
+           *opts]
     print(f"[reproduce] benchmark: {' '.join(cmd[1:])}", flush=True)
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"Benchmark failed:\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    with open(marker, "w") as f:
-        json.dump({"cmd": cmd[1:], "config": args.config_digest, "result": result}, f,
-                  indent=1)
+    record_result(out, digest, opts, result)
     return result
 
 

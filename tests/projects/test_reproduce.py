@@ -150,3 +150,11 @@ def test_run_digest_ignores_the_atfr_group_of_a_baseline_only(reproduce):
     assert reproduce.run_digest(block4, []) != reproduce.run_digest(default, [])
     assert reproduce.run_digest(default, baseline) != reproduce.run_digest(
         default, baseline + ["RNG_SEED", "1"])
+
+
+def test_a_finished_job_is_reused_only_with_the_same_digest(tmp_path, reproduce):
+    out = str(tmp_path)
+    assert reproduce.finished_result(out, "abc") is None
+    reproduce.record_result(out, "abc", ["RNG_SEED", "1"], {"top1": 50.0})
+    assert reproduce.finished_result(out, "abc") == {"top1": 50.0}
+    assert reproduce.finished_result(out, "abd") is None
