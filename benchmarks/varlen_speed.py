@@ -21,14 +21,16 @@ convolutions, channels-last tensors, every convolution through oneDNN with its R
 the CPU deployment form; --no-optimize times them as built. The timing runs inside
 `retain_freed_memory` (glibc keeps freed activations for reuse instead of unmapping them and
 page-faulting them in again on the next forward, as jemalloc/tcmalloc would);
---no-retain-memory keeps glibc's defaults.
+--no-retain-memory keeps glibc's defaults. --layer-times also times each layer before the
+sampler (forward hooks, a separate pass) and prints the convolutions' GMAC/s: where the
+fixed stages spend the time that lowers the ceiling.
 An untrained SGS gives B' from its random similarity network; --measure and --bins
 (ATFR.NUM_BINS_TEST) change how many frames it keeps, to show how time follows B'.
 Last line: one JSON object.
 
     python benchmarks/varlen_speed.py [--size 160] [--frames 13] [--batch 8] [--iters 5]
         [--static 4] [--measure magnitude] [--bins -1] [--threads 0] [--no-optimize]
-        [--no-retain-memory]
+        [--no-retain-memory] [--layer-times]
 """
 
 import argparse
@@ -36,7 +38,7 @@ import json
 import os
 import statistics
 import time
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
 
@@ -107,6 +109,50 @@ def _timings(atfr, baseline, xs, args) -> Dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def _conv_macs(module: torch.nn.Module, out: torch.Tensor) -> int:
+    """Multiply-adds of a convolution's forward that produced `out` (0 for other layers)."""
+    if not isinstance(module, torch.nn.Conv3d):
+        return 0
+    kernel = module.kernel_size[0] * module.kernel_size[1] * module.kernel_size[2]
+    return out.numel() * module.in_channels // module.groups * kernel
+
+
+def _layer_times(model, xs, args) -> List[Dict[str, Any]]:
+    """Median ms per batch and GMAC/s of every leaf layer run before the sampler."""
+    starts: Dict[str, float] = {}
+    times: Dict[str, List[float]] = {}
+    macs: Dict[str, int] = {}
+
+    def before(name):
+        def hook(module, inputs):
+            starts[name] = time.perf_counter()
+        return hook
+
+    def after(name):
+        def hook(module, inputs, out):
+            times.setdefault(name, []).append(time.perf_counter() - starts[name])
+            macs[name] = _conv_macs(module, out)
+        return hook
+
+    handles = []
+    for name, module in model.named_modules():
+        if next(module.children(), None) is None:
+            handles += [module.register_forward_pre_hook(before(name)),
+                        module.register_forward_hook(after(name))]
+    for i in range(args.warmup + args.iters):
+        if i == args.warmup:
+            times.clear()
+        model.forward_before_sampler(xs)
+    for handle in handles:
+        handle.remove()
+    rows = []
+    for name, values in times.items():
+        seconds = statistics.median(values)
+        rows.append({"layer": name, "ms": round(1e3 * seconds, 2),
+                     "gmac_per_s": round(macs[name] / seconds / 1e9, 1) if macs[name] else None})
+    return rows
+
+
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=160, help="crop size S (X3D-S: 160)")
@@ -123,6 +169,8 @@ def _parse() -> argparse.Namespace:
                         help="time the models as built, without optimize_for_inference")
     parser.add_argument("--no-retain-memory", dest="retain_memory", action="store_false",
                         help="time with glibc's default malloc settings")
+    parser.add_argument("--layer-times", action="store_true",
+                        help="also time each layer before the sampler (a separate pass)")
     args = parser.parse_args()
     args.static = args.batch // 2 if args.static is None else args.static
     return args
@@ -143,6 +191,7 @@ def main() -> None:
         lengths = [int(v) for v in atfr.temporal_lengths[:, 0]]
         with retain_freed_memory(args.retain_memory) as retained:
             seconds = _timings(atfr, baseline, xs, args)
+            layers = _layer_times(atfr, xs, args) if args.layer_times else None
     n = len(lengths)
     flops = {
         "whole": table.baseline_gflops() * n / sum(table.gflops((b,)) for b in lengths),
@@ -176,6 +225,14 @@ def main() -> None:
                                          / table.baseline_gflops(), 4),
         "quotient_ceiling": round(ceiling, 4),
     }
+    if layers is not None:
+        result["fixed_stage_layers"] = layers
+        for row in layers:
+            if row["ms"] >= 0.1:  # the folded norms and fused ReLUs left as no-ops are skipped
+                rate = f"{row['gmac_per_s']:7.1f} GMAC/s" if row["gmac_per_s"] else ""
+                print(f"{row['layer']:45s} {row['ms']:8.2f} ms {rate}")
+        print(f"layers before the sampler: {sum(row['ms'] for row in layers):.1f} ms of "
+              f"{1e3 * fixed:.1f} ms (the rest: SE pooling, residual adds, calls)")
     print(f"B' per clip (T = {table.full_lengths[0]} at the sampler): {lengths}")
     for part, label in (("whole", "whole model"), ("after", "layers after the sampler")):
         print(f"{label}: (a) FLOP ratio baseline/ATFR {flops[part]:.3f}, (b) wall-clock ratio "

@@ -20,14 +20,15 @@ def _last_json(script, *args):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("mode", [[], ["--no-optimize", "--no-retain-memory"]],
+@pytest.mark.parametrize("mode", [["--layer-times"], ["--no-optimize", "--no-retain-memory"]],
                          ids=["deployed", "as_built"])
 def test_varlen_speed_reports_the_three_figures(mode):
     result = _last_json("varlen_speed.py", "--size", "32", "--frames", "4", "--batch", "2",
                         "--iters", "1", "--warmup", "0", "--threads", "1", *mode)
-    assert result["optimized"] == (not mode)
+    deployed = mode == ["--layer-times"]
+    assert result["optimized"] == deployed
     glibc = cpu_allocator._glibc() is not None
-    assert result["retained_freed_memory"] == (glibc and not mode)
+    assert result["retained_freed_memory"] == (glibc and deployed)
     assert len(result["lengths"]) == 2 and all(1 <= b <= 4 for b in result["lengths"])
     assert result["quotient"] == pytest.approx(result["time_ratio"] / result["flop_ratio"],
                                                rel=1e-3)
@@ -38,6 +39,13 @@ def test_varlen_speed_reports_the_three_figures(mode):
     assert result["quotient_ceiling"] == pytest.approx(
         seconds["baseline"] / ideal / result["flop_ratio"], rel=1e-2)
     assert 0 < result["fixed_stages_flop_share"] < 1
+    layers = {row["layer"]: row for row in result.get("fixed_stage_layers", [])}
+    if deployed:  # X3D's stem conv and res2's first expansion, each timed with its GMAC/s
+        for name in ("s1.pathway0_stem.conv_xy", "s2.pathway0_res0.branch2.a"):
+            assert layers[name]["ms"] > 0 and layers[name]["gmac_per_s"] > 0
+        assert not any(name.startswith(("s3.", "sampler", "head")) for name in layers)
+    else:
+        assert not layers
 
 
 def test_sgs_overhead_compares_the_layer_with_the_real_backbone():
