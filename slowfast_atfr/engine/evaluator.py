@@ -77,9 +77,12 @@ def perform_test(cfg: CfgNode, model: torch.nn.Module,
         if lengths is not None:
             if stats_meter is None:
                 stats_meter = ATFRStatsMeter(len(dataset), lengths.shape[1])
-            g_lengths, g_index, g_labels, g_valid = du.all_gather(
-                [lengths.to(device), index.to(device), labels.to(device), valid.to(device)])
-            stats_meter.update(g_index.cpu(), g_lengths.cpu(), g_labels.cpu(), g_valid.cpu())
+            blocks = inner.temporal_block_lengths
+            g_lengths, g_index, g_labels, g_valid, *g_blocks = du.all_gather(
+                [lengths.to(device), index.to(device), labels.to(device), valid.to(device),
+                 *(b.to(device) for b in blocks)])
+            stats_meter.update(g_index.cpu(), g_lengths.cpu(), g_labels.cpu(), g_valid.cpu(),
+                               [b.cpu() for b in g_blocks])
     skipped = torch.unique(meter.video_ids[meter.seen & ~meter.valid]).tolist()
     paths = getattr(dataset, "paths", None)
     if paths is not None:
@@ -105,7 +108,8 @@ def _cost_stats(cfg: CfgNode, model: torch.nn.Module, shapes: List[List[int]],
     summary = stats_meter.summary(gflops_of, baseline, class_names(cfg))
     atfr_meter.log_and_write(summary, cfg.OUTPUT_DIR, "test")
     return {k: summary[k] for k in ("mean_gflops", "baseline_gflops", "bprime_histogram",
-                                    "mean_bprime", "num_clips")}
+                                    "mean_bprime", "mean_bprime_by_block", "num_clips")
+            if k in summary}
 
 
 def _save_results(cfg: CfgNode, meter: TestMeter) -> None:

@@ -6,7 +6,7 @@ train/test bin counts (App. C) and temporal blocks (App. A).
 """
 
 import math
-from typing import List, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -279,6 +279,9 @@ class SGS(nn.Module):
         self.dim_in = dim_in
         self.similarity = build_similarity_net(similarity_net, dim_in, embed_dim)
         self.similarity_input_grad = similarity_input_grad
+        # B' of each temporal block in the last forward, int64 [N, blocks]: where a clip keeps
+        # its maps (read by VideoModel.sample for the per-block statistics).
+        self.block_lengths: Optional[torch.Tensor] = None
 
     def _bins(self, frames: int) -> Tuple[int, ...]:
         """Bin counts for a block (or clip) of `frames` frames."""
@@ -318,4 +321,5 @@ class SGS(nn.Module):
         block_of_frame = torch.arange(t, device=x.device) // block
         target = torch.cat(ranks, dim=1) + offsets[:, block_of_frame]
         lengths = per_block.sum(dim=1)
+        self.block_lengths = per_block.detach()
         return _merge(x, target, torch.cat(weights, dim=1), lengths), lengths

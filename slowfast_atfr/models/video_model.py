@@ -33,7 +33,9 @@ class VideoModel(nn.Module):
     ("stem", "res2", "res3", "res4", "res5", "head"); each fn maps list[Tensor] (one
     [N, C, T, H, W] tensor per pathway) to the next list, and the last one to logits
     [N, num_classes]. After `forward`, `temporal_lengths` holds int64 [N, P] lengths right
-    after the sampler (None without a sampler).
+    after the sampler and `temporal_block_lengths` one int64 [N, blocks] tensor per pathway
+    (B' per temporal block, ATFR.BLOCK_LENGTH; one block without blocks); both None without
+    a sampler.
     """
 
     def __init__(self, num_pathways: int):
@@ -42,6 +44,7 @@ class VideoModel(nn.Module):
         self.sampler: Optional[nn.ModuleList] = None
         self.sampler_stage: Optional[str] = None
         self.temporal_lengths: Optional[torch.Tensor] = None
+        self.temporal_block_lengths: Optional[List[torch.Tensor]] = None
         # ATFR.EVAL_BATCHING: how eval runs clips of different lengths ("grouped"/"padded").
         self.eval_batching = "grouped"
 
@@ -81,6 +84,11 @@ class VideoModel(nn.Module):
     def sample(self, xs: List[torch.Tensor]) -> Tuple[List[torch.Tensor], torch.Tensor]:
         """Run each pathway's sampler -> (padded tensors, lengths int64 [N, P])."""
         outs, lengths = zip(*(sampler(x) for sampler, x in zip(self.sampler, xs)))
+        self.temporal_block_lengths = [
+            length[:, None] if getattr(sampler, "block_lengths", None) is None
+            else sampler.block_lengths
+            for sampler, length in zip(self.sampler, lengths)
+        ]
         return list(outs), torch.stack(lengths, dim=1)
 
     def _check_inputs(self, xs: List[torch.Tensor]) -> None:
@@ -99,7 +107,7 @@ class VideoModel(nn.Module):
         self._check_inputs(xs)
         xs = list(xs)
         if self.sampler is None:
-            self.temporal_lengths = None
+            self.temporal_lengths = self.temporal_block_lengths = None
             return self.forward_after_sampler(xs)
         xs, lengths = self.sample(self.forward_before_sampler(xs))
         self.temporal_lengths = lengths.detach()

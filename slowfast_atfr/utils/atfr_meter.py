@@ -2,12 +2,14 @@
 
 GFLOPs of an adaptive model are the mean of per-clip GFLOPs (paper Sec. 5.1), not the
 cost of one random clip; the B' histogram is Fig. 3 and the mean B' per class Table 5.
+With temporal blocks (App. A) the mean B' of each block shows where clips keep their maps
+(e.g. extra maps at the clip borders).
 """
 
 import json
 import os
 from collections import Counter
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -27,17 +29,29 @@ class ATFRStatsMeter:
     def __init__(self, num_clips: int, num_pathways: int) -> None:
         self.lengths = torch.full((num_clips, num_pathways), -1, dtype=torch.long)
         self.labels = torch.full((num_clips,), -1, dtype=torch.long)
+        # Per pathway [num_clips, blocks], once model.temporal_block_lengths is passed.
+        self.block_lengths: Optional[List[torch.Tensor]] = None
 
     def update(self, clip_ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor,
-               valid: Optional[torch.Tensor] = None) -> None:
+               valid: Optional[torch.Tensor] = None,
+               block_lengths: Optional[Sequence[torch.Tensor]] = None) -> None:
         """Record `lengths` [N, P] (model.temporal_lengths) of clips `clip_ids` [N].
 
-        Clips with `valid` False (skipped bad videos) are not recorded.
+        Clips with `valid` False (skipped bad videos) are not recorded. `block_lengths`
+        (model.temporal_block_lengths: per pathway [N, blocks]) adds the per-block B'.
         """
         keep = torch.ones_like(clip_ids, dtype=torch.bool) if valid is None else valid.bool()
-        ids = clip_ids.long().cpu()[keep.cpu()]
-        self.lengths[ids] = lengths.long().cpu()[keep.cpu()]
-        self.labels[ids] = labels.long().cpu()[keep.cpu()]
+        keep = keep.cpu()
+        ids = clip_ids.long().cpu()[keep]
+        self.lengths[ids] = lengths.long().cpu()[keep]
+        self.labels[ids] = labels.long().cpu()[keep]
+        if block_lengths is None:
+            return
+        if self.block_lengths is None:
+            self.block_lengths = [torch.full((len(self.labels), b.shape[1]), -1, dtype=torch.long)
+                                  for b in block_lengths]
+        for store, blocks in zip(self.block_lengths, block_lengths):
+            store[ids] = blocks.long().cpu()[keep]
 
     def _recorded(self) -> torch.Tensor:
         return (self.lengths >= 0).all(dim=1)
@@ -65,15 +79,27 @@ class ATFRStatsMeter:
             values, freq = torch.unique(lengths[:, p], return_counts=True)
             histogram[f"pathway{p}"] = {str(v): int(c) for v, c in zip(values.tolist(),
                                                                          freq.tolist())}
-        by_class = {}
+        blocks = [b[recorded].float() for b in self.block_lengths or []]
+        by_class, blocks_by_class = {}, {}
         for label in torch.unique(labels).tolist():
-            name = class_names[label] if class_names and label < len(class_names) else label
-            by_class[str(name)] = lengths[labels == label].float().mean(0).tolist()
-        return {"mean_gflops": total / num_clips if num_clips else 0.0,
-                "baseline_gflops": baseline_gflops,
-                "mean_bprime": lengths.float().mean(0).tolist() if num_clips else [],
-                "bprime_histogram": histogram, "mean_bprime_by_class": by_class,
-                "num_clips": num_clips}
+            name = str(class_names[label] if class_names and label < len(class_names) else label)
+            of_class = labels == label
+            by_class[name] = lengths[of_class].float().mean(0).tolist()
+            blocks_by_class[name] = _per_pathway([b[of_class] for b in blocks])
+        stats = {"mean_gflops": total / num_clips if num_clips else 0.0,
+                 "baseline_gflops": baseline_gflops,
+                 "mean_bprime": lengths.float().mean(0).tolist() if num_clips else [],
+                 "bprime_histogram": histogram, "mean_bprime_by_class": by_class,
+                 "num_clips": num_clips}
+        if blocks:
+            stats["mean_bprime_by_block"] = _per_pathway(blocks)
+            stats["mean_bprime_by_block_and_class"] = blocks_by_class
+        return stats
+
+
+def _per_pathway(blocks: Sequence[torch.Tensor]) -> Dict[str, List[float]]:
+    """{"pathway<p>": mean B' of each block} of per-pathway [clips, blocks] tensors."""
+    return {f"pathway{p}": b.mean(0).tolist() for p, b in enumerate(blocks) if len(b)}
 
 
 def log_and_write(stats: Dict[str, Any], output_dir: str, split: str) -> str:
@@ -83,6 +109,8 @@ def log_and_write(stats: Dict[str, Any], output_dir: str, split: str) -> str:
                 stats["baseline_gflops"],
                 100.0 * (1.0 - stats["mean_gflops"] / max(stats["baseline_gflops"], 1e-12)),
                 [round(v, 3) for v in stats["mean_bprime"]])
+    for pathway, means in stats.get("mean_bprime_by_block", {}).items():
+        logger.info("Mean B' per temporal block %s: %s", pathway, [round(v, 3) for v in means])
     for pathway, hist in stats["bprime_histogram"].items():
         logger.info("B' histogram %s: %s", pathway,
                     ", ".join(f"B'={k}: {v}" for k, v in sorted(hist.items(),

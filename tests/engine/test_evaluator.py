@@ -44,6 +44,8 @@ def test_atfr_stats_are_per_clip_and_written(tmp_path):
     hist = written["bprime_histogram"]["pathway0"]
     assert sum(hist.values()) == 24 and all(1 <= int(b) <= 4 for b in hist)
     assert set(written["mean_bprime_by_class"]) <= {"0", "1", "2", "3"}
+    # No temporal blocks: one block, whose mean B' is the clips' mean B'.
+    assert written["mean_bprime_by_block"]["pathway0"] == pytest.approx(written["mean_bprime"])
     assert stats["mean_gflops"] == pytest.approx(written["mean_gflops"])
     # The mean equals the histogram-weighted cost of the length table.
     from slowfast_atfr.models import build_model

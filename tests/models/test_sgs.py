@@ -363,7 +363,10 @@ def _sgs(**overrides):
 
 
 def _expected_module_output(module, x, block, bins_of):
-    """Per-block reference: f_s once, the measure per block, the core per block, concat."""
+    """Per-block reference: f_s once, the measure per block, the core per block, concat.
+
+    Returns (output, lengths [N], lengths per block [N, blocks]).
+    """
     z = module.similarity(x)
     t = x.shape[2]
     outs, lengths = [], torch.zeros(x.shape[0], dtype=torch.int64)
@@ -376,13 +379,14 @@ def _expected_module_output(module, x, block, bins_of):
         )
         outs.append((out, length))
         lengths += length
+    per_block = torch.stack([length for _, length in outs], dim=1)
     expected = torch.zeros(x.shape[0], x.shape[1], int(lengths.max()), *x.shape[3:])
     for n in range(x.shape[0]):
         pos = 0
         for out, length in outs:
             expected[n, :, pos : pos + length[n]] = out[n, :, : length[n]]
             pos += int(length[n])
-    return expected, lengths
+    return expected, lengths, per_block
 
 
 @pytest.mark.parametrize("measure", sorted(MEASURES))
@@ -393,7 +397,7 @@ def test_module_equals_core_on_its_own_delta(measure, net, kernel):
     x = torch.randn(3, 4, 6, 5, 5)
     out, lengths = module(x)
     bins = module.multi_bins or (6,)
-    expected, expected_lengths = _expected_module_output(module, x, 6, lambda t: bins)
+    expected, expected_lengths, _ = _expected_module_output(module, x, 6, lambda t: bins)
     assert torch.equal(lengths, expected_lengths)
     torch.testing.assert_close(out, expected)
 
@@ -405,11 +409,13 @@ def test_blocks_equal_per_block_core(measure, block, t):
     x = torch.randn(3, 4, t, 3, 3)
     out, lengths = module(x)
     bins_of = (lambda f: module.multi_bins) if module.multi_bins else (lambda f: (f,))
-    expected, expected_lengths = _expected_module_output(module, x, block, bins_of)
+    expected, expected_lengths, per_block = _expected_module_output(module, x, block,
+                                                                     bins_of)
     assert torch.equal(lengths, expected_lengths)
     torch.testing.assert_close(out, expected)
     blocks = math.ceil(t / min(block, t))
     assert (lengths >= blocks).all() and (lengths <= t).all()
+    assert torch.equal(module.block_lengths, per_block)  # B' of each block
 
 
 @pytest.mark.parametrize("num_bins, t, block", [(2, 7, 3), (16, 6, 4), (3, 10, 4)])
@@ -420,7 +426,7 @@ def test_block_bins_are_capped_by_the_block_length(num_bins, t, block):
     out, lengths = module(x)
     caps = [min(num_bins, block)] * (t // block) + ([min(num_bins, t % block)] if t % block else [])
     assert (lengths <= sum(caps)).all() and (lengths >= len(caps)).all()
-    expected, expected_lengths = _expected_module_output(
+    expected, expected_lengths, _ = _expected_module_output(
         module, x, block, lambda f: (min(num_bins, f),)
     )
     assert torch.equal(lengths, expected_lengths)
@@ -431,7 +437,7 @@ def test_without_blocks_more_bins_than_frames_are_kept_as_given():
     module = _sgs(num_bins_test=16, measure="mean_distance").eval()
     x = torch.randn(5, 4, 6, 3, 3)
     out, lengths = module(x)
-    expected, expected_lengths = _expected_module_output(module, x, 6, lambda f: (16,))
+    expected, expected_lengths, _ = _expected_module_output(module, x, 6, lambda f: (16,))
     assert torch.equal(lengths, expected_lengths)
     torch.testing.assert_close(out, expected)
 
@@ -441,13 +447,13 @@ def test_train_and_test_bins():
     x = torch.randn(6, 4, 8, 3, 3)
     module.train()
     _, train_lengths = module(x)
-    _, expected_lengths = _expected_module_output(module, x, 8, lambda t: (8,))
+    _, expected_lengths, _ = _expected_module_output(module, x, 8, lambda t: (8,))
     assert torch.equal(train_lengths, expected_lengths)
     module.eval()
     out, test_lengths = module(x)
     assert (test_lengths <= 2).all()
     assert train_lengths.max() > 2  # with B = T = 8 some clip keeps more than 2 bins
-    ref, ref_lengths = _expected_module_output(module, x, 8, lambda t: (2,))
+    ref, ref_lengths, _ = _expected_module_output(module, x, 8, lambda t: (2,))
     assert torch.equal(test_lengths, ref_lengths)
     torch.testing.assert_close(out, ref)
 

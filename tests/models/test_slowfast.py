@@ -96,6 +96,12 @@ def test_per_pathway_block_samplers():
         singles = torch.cat([model([x[i:i + 1] for x in xs]) for i in range(4)])
     assert torch.allclose(batched, singles, atol=1e-5)
     assert (lengths[:, 0] <= 8).all() and (lengths[:, 1] <= 16).all()
+    # B' per block: slow T = 8 at the sampler -> 4 blocks of 2, fast T = 16 -> 2 blocks of 8.
+    model(xs)
+    slow, fast = model.temporal_block_lengths
+    assert slow.shape == (4, 4) and fast.shape == (4, 2)
+    assert torch.equal(torch.stack([slow.sum(1), fast.sum(1)], dim=1), model.temporal_lengths)
+    assert (slow >= 1).all() and (slow <= 2).all() and (fast >= 1).all() and (fast <= 8).all()
 
 
 def test_sampler_on_one_pathway_only():
@@ -109,6 +115,8 @@ def test_sampler_on_one_pathway_only():
     with torch.no_grad():
         model(xs)
     assert model.temporal_lengths[:, 0].tolist() == [xs[0].shape[2]] * 4
+    kept = model.temporal_block_lengths[0]  # the pathway without sampler: one block of T
+    assert kept.shape == (4, 1) and kept[:, 0].tolist() == [xs[0].shape[2]] * 4
 
 
 def test_mismatched_pathway_lists_name_the_problem():

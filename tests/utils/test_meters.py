@@ -119,3 +119,21 @@ def test_atfr_meter_mean_gflops_histogram_and_per_class(tmp_path):
     for key in ("mean_gflops", "baseline_gflops", "bprime_histogram", "mean_bprime_by_class",
                 "num_clips"):
         assert written[key] == summary[key]
+    assert "mean_bprime_by_block" not in summary  # no per-block lengths were passed
+
+
+def test_atfr_meter_mean_bprime_per_block_and_class():
+    # Pathway 0 in two blocks, pathway 1 in one; clip 2 is a skipped (invalid) video.
+    meter = ATFRStatsMeter(num_clips=4, num_pathways=2)
+    blocks = [torch.tensor([[2, 1], [1, 1], [2, 2], [1, 2]]), torch.tensor([[8], [6], [1], [4]])]
+    lengths = torch.stack([blocks[0].sum(1), blocks[1][:, 0]], dim=1)
+    labels = torch.tensor([0, 0, 1, 1])
+    valid = torch.tensor([True, True, False, True])
+    meter.update(torch.arange(4), lengths, labels, valid, blocks)
+    summary = meter.summary(lambda key: 1.0, baseline_gflops=2.0, class_names=["a", "b"])
+    assert summary["mean_bprime_by_block"] == {"pathway0": pytest.approx([4 / 3, 4 / 3]),
+                                               "pathway1": pytest.approx([6.0])}
+    assert summary["mean_bprime_by_block_and_class"] == {
+        "a": {"pathway0": [1.5, 1.0], "pathway1": [7.0]},
+        "b": {"pathway0": [1.0, 2.0], "pathway1": [4.0]},
+    }
