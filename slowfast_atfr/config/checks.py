@@ -6,12 +6,27 @@ from typing import Any, Iterable, List
 
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.utils.distributed import processes_per_machine
+from slowfast_atfr.utils.misc import num_pathways
+
 _STAGES = ("stem", "res2", "res3", "res4")
 _EVAL_BATCHING = ("grouped", "padded")
 _KERNELS = ("linear", "kronecker")
 _MEASURES = ("magnitude", "angular", "spherical", "mean_distance")
 _SIMILARITY_NETS = ("conv", "mlp_bn")
 _LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
+# PySlowFast keys that its YAML files may set but that have no effect here: a value other
+# than the default is refused, naming the key, instead of being silently ignored.
+_UNSUPPORTED = {
+    "MODEL.HEAD_ACT": ("softmax", "the test loop always applies softmax"),
+    "DATA.MULTI_LABEL": (False, "multi-label data sets are not supported"),
+    "MODEL.ACT_CHECKPOINT": (False, "activation checkpointing is not implemented"),
+    "RESNET.ZERO_INIT_FINAL_CONV": (False, "it is not implemented (RESNET.ZERO_INIT_FINAL_BN "
+                                           "is)"),
+    "MULTIGRID.EVAL_FREQ": (3, "evaluation follows TRAIN.EVAL_PERIOD, in multigrid training "
+                               "too"),
+    "MULTIGRID.LONG_CYCLE_SAMPLING_RATE": (0, "the long cycle sets DATA.SAMPLING_RATE itself"),
+}
 
 
 def closest_keys(name: str, candidates: Iterable[str], n: int = 3) -> List[str]:
@@ -25,15 +40,15 @@ def _choice(key: str, value: Any, allowed: Iterable[Any]) -> None:
         raise ValueError(f"{key}={value!r} is not valid; expected one of {list(allowed)}.")
 
 
-def _per_pathway(cfg: CfgNode, key: str, num_pathways: int) -> None:
+def _per_pathway(cfg: CfgNode, key: str, count: int) -> None:
     group, name = key.split(".")
     values = list(cfg[group][name])
-    if len(values) < num_pathways:
+    if len(values) < count:
         raise ValueError(
-            f"{key}={values} needs one value per pathway ({num_pathways} pathways for "
+            f"{key}={values} needs one value per pathway ({count} pathways for "
             f"MODEL.ARCH={cfg.MODEL.ARCH!r})."
         )
-    cfg[group][name] = values[:num_pathways]
+    cfg[group][name] = values[:count]
 
 
 # Binned dimensions of each multi-dimensional measure: ATFR.EMBED_DIM plus this offset
@@ -61,7 +76,7 @@ def _check_multi_bins(cfg: CfgNode) -> None:
 
 
 def _check_atfr(cfg: CfgNode) -> None:
-    num_pathways = 2 if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else 1
+    pathways = num_pathways(cfg)
     _choice("ATFR.STAGE", cfg.ATFR.STAGE, _STAGES)
     _choice("ATFR.KERNEL", cfg.ATFR.KERNEL, _KERNELS)
     _choice("ATFR.MEASURE", cfg.ATFR.MEASURE, _MEASURES)
@@ -72,7 +87,7 @@ def _check_atfr(cfg: CfgNode) -> None:
     _check_multi_bins(cfg)
     for key in ("ATFR.PATHWAYS", "ATFR.NUM_BINS_TRAIN", "ATFR.NUM_BINS_TEST",
                 "ATFR.BLOCK_LENGTH"):
-        _per_pathway(cfg, key, num_pathways)
+        _per_pathway(cfg, key, pathways)
     for key in ("ATFR.NUM_BINS_TRAIN", "ATFR.NUM_BINS_TEST"):
         group, name = key.split(".")
         for value in cfg[group][name]:
@@ -85,8 +100,16 @@ def _check_atfr(cfg: CfgNode) -> None:
         raise ValueError("ATFR.ENABLED is True but ATFR.PATHWAYS selects no pathway.")
 
 
+def _check_unsupported(cfg: CfgNode) -> None:
+    for key, (default, why) in _UNSUPPORTED.items():
+        group, name = key.split(".")
+        if cfg[group][name] != default:
+            raise ValueError(f"{key}={cfg[group][name]!r} is not supported: {why}. Leave it at "
+                             f"{default!r}.")
+
+
 def _check_batches(cfg: CfgNode) -> None:
-    procs = max(1, cfg.NUM_GPUS) if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
+    procs = processes_per_machine(cfg)
     for key in ("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE"):
         group, name = key.split(".")
         if cfg[group][name] % procs != 0:
@@ -101,6 +124,11 @@ def check_and_infer(cfg: CfgNode) -> CfgNode:
     """Validate `cfg` in place and fill inferred values; see `assert_and_infer_cfg`."""
     if cfg.BN.USE_PRECISE_STATS and cfg.BN.NUM_BATCHES_PRECISE < 0:
         raise ValueError(f"BN.NUM_BATCHES_PRECISE={cfg.BN.NUM_BATCHES_PRECISE} must be >= 0.")
+    _check_unsupported(cfg)
+    _choice("MODEL.ARCH", cfg.MODEL.ARCH,
+            [*cfg.MODEL.SINGLE_PATHWAY_ARCH, *cfg.MODEL.MULTI_PATHWAY_ARCH])
+    if cfg.X3D.DIM_C5 < 1:
+        raise ValueError(f"X3D.DIM_C5={cfg.X3D.DIM_C5} must be >= 1 (width of the head's lin_5).")
     _choice("SOLVER.LR_POLICY", cfg.SOLVER.LR_POLICY, _LR_POLICIES)
     if cfg.SOLVER.LR_POLICY == "steps_with_relative_lrs" and (
         len(cfg.SOLVER.LRS) != len(cfg.SOLVER.STEPS)

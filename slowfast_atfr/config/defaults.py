@@ -22,9 +22,10 @@ _C.BN.WEIGHT_DECAY = 0.0
 _C.BN.NORM_TYPE = "batchnorm"
 # Number of splits for sub_batchnorm.
 _C.BN.NUM_SPLITS = 1
-# Number of devices to sync statistics over for sync_batchnorm.
+# PySlowFast's sync_batchnorm group size. Not read: sync_batchnorm here always syncs over
+# all processes; kept for PySlowFast's YAML files.
 _C.BN.NUM_SYNC_DEVICES = 1
-# Global sync: sync BN statistics over all processes.
+# PySlowFast's global-sync flag; not read either (see BN.NUM_SYNC_DEVICES).
 _C.BN.GLOBAL_SYNC = False
 
 # ---------------------------------------------------------------------------- #
@@ -104,11 +105,12 @@ _C.RESNET.INPLACE_RELU = True
 _C.RESNET.STRIDE_1X1 = False
 # Zero-initialise the last BN of each residual block.
 _C.RESNET.ZERO_INIT_FINAL_BN = False
-# Zero-initialise the last conv of each residual block.
+# PySlowFast key; not implemented, only False is accepted (config/checks.py).
 _C.RESNET.ZERO_INIT_FINAL_CONV = False
 # Number of blocks in res2..res5.
 _C.RESNET.DEPTH = 50
-# Per-stage, per-pathway flags of blocks that use the temporal kernel basis.
+# Per-stage, per-pathway number of blocks that use the temporal kernel basis (the others
+# use a temporal kernel of 1).
 _C.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3], [4], [6], [3]]
 # Per-stage, per-pathway spatial strides.
 _C.RESNET.SPATIAL_STRIDES = [[1], [2], [2], [2]]
@@ -125,7 +127,7 @@ _C.X3D.WIDTH_FACTOR = 1.0
 _C.X3D.DEPTH_FACTOR = 1.0
 # Bottleneck expansion factor of the 3x3x3 conv.
 _C.X3D.BOTTLENECK_FACTOR = 1.0
-# Dimension of the conv5 layer before the head (0 = no conv5).
+# Width of the head's lin_5 (the 1x1x1 conv after conv_5).
 _C.X3D.DIM_C5 = 2048
 # Channels of the first conv layer.
 _C.X3D.DIM_C1 = 12
@@ -162,7 +164,7 @@ _C.MODEL.MODEL_NAME = "SlowFast"
 _C.MODEL.NUM_CLASSES = 400
 # Loss name: "cross_entropy" or "soft_cross_entropy".
 _C.MODEL.LOSS_FUNC = "cross_entropy"
-# Single-pathway architectures.
+# Single-pathway architectures (MODEL.ARCH must be one of these or of the next list).
 _C.MODEL.SINGLE_PATHWAY_ARCH = ["2d", "c2d", "i3d", "slow", "x3d", "r2plus1d", "resnet3d"]
 # Multi-pathway architectures.
 _C.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
@@ -172,9 +174,9 @@ _C.MODEL.DROPOUT_RATE = 0.5
 _C.MODEL.DROPCONNECT_RATE = 0.0
 # Initialisation std of the final projection.
 _C.MODEL.FC_INIT_STD = 0.01
-# Activation of the head at test time: "softmax" or "sigmoid" (applied by the test loop).
+# PySlowFast key; only "softmax" is accepted (config/checks.py): the test loop applies it.
 _C.MODEL.HEAD_ACT = "softmax"
-# Use activation checkpointing to save memory.
+# PySlowFast key; only False is accepted: activation checkpointing is not implemented.
 _C.MODEL.ACT_CHECKPOINT = False
 
 # ---------------------------------------------------------------------------- #
@@ -279,7 +281,7 @@ _C.DATA.USE_FRAMES = False
 _C.DATA.AUTO_CREATE_DEMO = False
 # Ensemble method of multi-view test predictions: "sum" or "max".
 _C.DATA.ENSEMBLE_METHOD = "sum"
-# Apply inverse-uniform / relative scale (unused for video data sets; kept for configs).
+# PySlowFast's multi-label flag; multi-label data sets are not supported (only False).
 _C.DATA.MULTI_LABEL = False
 
 # ---------------------------------------------------------------------------- #
@@ -292,9 +294,9 @@ _C.SOLVER.BASE_LR = 0.1
 _C.SOLVER.LR_POLICY = "cosine"
 # Final learning rate of the cosine policy.
 _C.SOLVER.COSINE_END_LR = 0.0
-# Exponential decay factor.
+# Learning-rate factor between the phases of the multigrid long cycle.
 _C.SOLVER.GAMMA = 0.1
-# Step size for the exponential policy.
+# PySlowFast key that no learning-rate policy reads (there either); accepted for its YAMLs.
 _C.SOLVER.STEP_SIZE = 1
 # Epochs at which the steps_with_relative_lrs policy changes the lr.
 _C.SOLVER.STEPS = []
@@ -310,7 +312,8 @@ _C.SOLVER.DAMPENING = 0.0
 _C.SOLVER.NESTEROV = True
 # L2 regularisation.
 _C.SOLVER.WEIGHT_DECAY = 1e-4
-# Start the warm-up from this learning rate.
+# PySlowFast key that nothing reads (warm-up starts at SOLVER.WARMUP_START_LR); accepted
+# for its YAMLs.
 _C.SOLVER.WARMUP_FACTOR = 0.1
 # Warm-up length in epochs.
 _C.SOLVER.WARMUP_EPOCHS = 0.0
@@ -400,9 +403,9 @@ _C.MULTIGRID.LONG_CYCLE_FACTORS = [
 ]
 # Reference batch size per BN group; BN is split to keep it.
 _C.MULTIGRID.BN_BASE_SIZE = 8
-# Evaluate every this many epochs in multigrid training (kept for configs).
+# PySlowFast key; only 3 is accepted (config/checks.py): evaluation follows TRAIN.EVAL_PERIOD.
 _C.MULTIGRID.EVAL_FREQ = 3
-# Long-cycle sampling rate of the last shape (0 = DATA.SAMPLING_RATE).
+# PySlowFast key; only 0 is accepted: the long cycle sets DATA.SAMPLING_RATE itself.
 _C.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 0
 # Default batch size (set by assert_and_infer_cfg when multigrid is on).
 _C.MULTIGRID.DEFAULT_B = 0

@@ -189,6 +189,26 @@ _MARKERS: Dict[str, Sequence[str]] = {
     "kinetics": ("train.csv", "val.csv", "test.csv"),
     "ssv2": ("something-something-v2-labels.json",),
 }
+_LOCK = ".demo.lock"
+# Written before any video: the folder's content is the demo's, so an interrupted write may
+# be redone. Without it, a folder with other files is the user's and is never written to.
+_OWNED = ".demo_dataset"
+
+
+def _refuse_foreign_folder(root: str, fmt: str) -> None:
+    """Raise when `root` holds files the demo did not write (they would be overwritten)."""
+    if os.path.isfile(os.path.join(root, _OWNED)):
+        return
+    foreign = sorted(set(os.listdir(root)) - {_LOCK})
+    if foreign:
+        missing = [m for m in _MARKERS[fmt] if not os.path.isfile(os.path.join(root, m))]
+        raise FileNotFoundError(
+            f"{', '.join(missing)} not found in DATA.PATH_TO_DATA_DIR={root!r}. "
+            f"DATA.AUTO_CREATE_DEMO writes the demo data set only into an empty folder or one "
+            f"it created, and this one holds other files ({', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}): add the missing list file, or point "
+            "DATA.PATH_TO_DATA_DIR at an empty folder for the demo."
+        )
 
 
 def ensure_demo_dataset(root: str, fmt: str = "kinetics", num_classes: int = 8,
@@ -197,7 +217,8 @@ def ensure_demo_dataset(root: str, fmt: str = "kinetics", num_classes: int = 8,
 
     A file lock makes concurrent processes (loader workers, distributed ranks) wait for the
     one that writes it; the list files are written last and atomically, so they mark a
-    complete data set. `num_classes` is capped at the number of motion classes;
+    complete data set. A folder with other files and no demo marker is refused, never
+    overwritten. `num_classes` is capped at the number of motion classes;
     `test_videos_per_class` applies to the Kinetics format (SSv2 has no test split).
     """
     if fmt not in _MARKERS:
@@ -205,11 +226,13 @@ def ensure_demo_dataset(root: str, fmt: str = "kinetics", num_classes: int = 8,
     if not root:
         raise ValueError("DATA.PATH_TO_DATA_DIR is empty; set it to create the demo data set.")
     os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, ".demo.lock"), "w") as lock:
+    with open(os.path.join(root, _LOCK), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if all(os.path.isfile(os.path.join(root, m)) for m in _MARKERS[fmt]):
                 return
+            _refuse_foreign_folder(root, fmt)
+            open(os.path.join(root, _OWNED), "w").close()
             logger.info("DATA.AUTO_CREATE_DEMO: writing the %s demo data set to %s.", fmt, root)
             classes = min(num_classes, len(MOTION_CLASSES))
             if fmt == "kinetics":

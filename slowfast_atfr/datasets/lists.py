@@ -30,14 +30,17 @@ def iter_lines(path: str) -> Iterator[Tuple[int, str]]:
 
 
 def split_fields(line: str, separator: str) -> List[str]:
-    """Split a list line: by `separator` when given, else by a comma if any, else whitespace.
+    """Split a list line: by `separator` when given, else `path label` at the last comma when
+    a number follows it, else at the last blank.
 
-    Without a separator the split keeps spaces inside the path (only the last field is cut).
+    Without a separator only the last field is cut, so spaces and commas inside the path are
+    kept (`my clips/a,b.mp4 3`, `a,b.mp4,3`).
     """
     if separator:
         return [f.strip() for f in line.split(separator)]
-    if "," in line:
-        return [f.strip() for f in line.split(",")]
+    by_comma = [f.strip() for f in line.rsplit(",", 1)]
+    if len(by_comma) == 2 and by_comma[1].lstrip("-").isdigit():
+        return by_comma
     return line.rsplit(None, 1)
 
 

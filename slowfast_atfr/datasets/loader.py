@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sequ
 
 from slowfast_atfr.datasets.build import build_dataset
 from slowfast_atfr.datasets.multigrid_helper import ShortCycleBatchSampler
+from slowfast_atfr.utils import distributed as du
 
 Batch = Tuple[List[torch.Tensor], torch.Tensor, torch.Tensor, Dict[str, Any]]
 
@@ -28,10 +29,6 @@ def collate(batch: Sequence[tuple]) -> Batch:
     return inputs, torch.tensor(labels, dtype=torch.long), torch.tensor(indices), meta
 
 
-def _num_processes(cfg: CfgNode) -> int:
-    return max(1, cfg.NUM_GPUS) if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
-
-
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
@@ -48,10 +45,10 @@ def construct_loader(cfg: CfgNode, split: str, is_precise_bn: bool = False) -> D
     train = split == "train"
     name = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
     total = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
-    batch_size = total // _num_processes(cfg)
+    batch_size = total // du.processes_per_machine(cfg)
     if batch_size < 1:
         raise ValueError(f"Batch size {total} is smaller than the processes per machine "
-                         f"({_num_processes(cfg)}).")
+                         f"({du.processes_per_machine(cfg)}).")
     dataset = build_dataset(name, cfg, split)
     if _distributed():
         sampler = DistributedSampler(dataset, shuffle=train)

@@ -15,6 +15,7 @@ from fvcore.common.config import CfgNode
 
 from slowfast_atfr.datasets import decoder
 from slowfast_atfr.datasets import transform as T
+from slowfast_atfr.utils import misc
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class VideoDataset(torch.utils.data.Dataset):
         return self._pack(T.normalize(x, data.MEAN, data.STD, data.REVERSE_INPUT_CHANNEL))
 
     def _pack(self, frames: torch.Tensor) -> List[torch.Tensor]:
-        multi = self.cfg.MODEL.ARCH in self.cfg.MODEL.MULTI_PATHWAY_ARCH
+        multi = misc.num_pathways(self.cfg) == 2
         return T.pack_pathway_output(frames, multi, self.cfg.SLOWFAST.ALPHA)
 
     # ----------------------------------------------------------------- items
@@ -176,7 +177,8 @@ class VideoDataset(torch.utils.data.Dataset):
             frames = self._decode(video, clip_idx=temporal_idx)
         except decoder.DecodeError as e:
             if not self.cfg.TEST.SKIP_BAD_VIDEOS:
-                raise
+                raise decoder.DecodeError(e.path, f"{e.reason} (set TEST.SKIP_BAD_VIDEOS True "
+                                                  "to test without it)") from e
             self._report_bad(e, "skipping it (TEST.SKIP_BAD_VIDEOS)")
             return self._zeros(), self.labels[video], index, {"bad_videos": [], "valid": False}
         pathways = self._spatial(frames, spatial_idx, None)

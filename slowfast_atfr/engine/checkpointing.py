@@ -29,10 +29,10 @@ def save(trainer: "Trainer", epoch: int, iterations_done: Optional[int] = None) 
 
 def load_into(trainer: "Trainer", path: str) -> dict:
     """Load model (any BN layout), optimizer and scaler state of `path` into the trainer."""
-    checkpoint = cu.read_checkpoint(path)
+    checkpoint = cu.read_checkpoint(path, origin=cu.FROM_RESUME)
     state = bn_helper.to_model_bn_state(cu.convert_names(checkpoint, caffe2=False),
                                         trainer.model)
-    cu.load_state(trainer.model, state, partial=False, source=path)
+    cu.load_state(trainer.model, state, partial=False, source=path, origin=cu.FROM_RESUME)
     if checkpoint.get("optimizer_state"):
         trainer.optimizer.load_state_dict(checkpoint["optimizer_state"])
     if checkpoint.get("scaler_state"):
@@ -42,12 +42,12 @@ def load_into(trainer: "Trainer", path: str) -> dict:
 
 
 def resume(trainer: "Trainer") -> Tuple[int, int]:
-    """(start epoch, start iteration inside it): AUTO_RESUME from OUTPUT_DIR's last
-    checkpoint (possibly mid-epoch), else TRAIN.CHECKPOINT_FILE_PATH, else scratch."""
+    """(start epoch, start iteration inside it): AUTO_RESUME from OUTPUT_DIR's newest
+    readable checkpoint (possibly mid-epoch), else TRAIN.CHECKPOINT_FILE_PATH, else scratch."""
     cfg = trainer.cfg
     if cfg.TRAIN.AUTO_RESUME and cu.has_checkpoint(cfg.OUTPUT_DIR):
-        path = cu.get_last_checkpoint(cfg.OUTPUT_DIR)
-        info = load_into(trainer, path)
+        # The newest readable one: a damaged file is skipped with a warning, and kept.
+        path, info = cu.load_newest_readable(cfg.OUTPUT_DIR, lambda p: load_into(trainer, p))
         start_epoch, start_iter = info["epoch"] + 1, info["iteration"]
         logger.info("Resumed from %s at epoch %d, iteration %d.", path, start_epoch + 1,
                     start_iter)

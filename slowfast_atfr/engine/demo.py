@@ -45,7 +45,7 @@ def _clip(cfg: CfgNode, frames: np.ndarray, start: int) -> List[torch.Tensor]:
                     len(frames) - 1)
     x = T.resized_crop(frames[index], data.TEST_CROP_SIZE, data.TEST_CROP_SIZE, 1)
     x = T.normalize(x, data.MEAN, data.STD, data.REVERSE_INPUT_CHANNEL)
-    multi = cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH
+    multi = misc.num_pathways(cfg) == 2
     return [p.unsqueeze(0) for p in T.pack_pathway_output(x, multi, cfg.SLOWFAST.ALPHA)]
 
 

@@ -15,16 +15,11 @@ from slowfast_atfr.utils import distributed as du
 Job = Callable[[CfgNode], object]
 
 
-def processes_per_machine(cfg: CfgNode) -> int:
-    """NUM_GPUS, or NUM_CPU_PROCESSES when NUM_GPUS is 0."""
-    return cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
-
-
 def _worker(local_rank: int, func: Job, init_method: str, cfg: CfgNode) -> None:
     if cfg.NUM_GPUS > 0:
         torch.cuda.set_device(local_rank)
     du.init_process_group(
-        local_rank=local_rank, local_world_size=processes_per_machine(cfg),
+        local_rank=local_rank, local_world_size=du.processes_per_machine(cfg),
         shard_id=cfg.SHARD_ID, num_shards=cfg.NUM_SHARDS, init_method=init_method,
         backend=cfg.DIST_BACKEND,
     )
@@ -62,7 +57,7 @@ def launch_job(cfg: CfgNode, init_method: str, func: Job) -> None:
         finally:
             du.destroy_process_group()
         return
-    nprocs = processes_per_machine(cfg)
+    nprocs = du.processes_per_machine(cfg)
     if nprocs * cfg.NUM_SHARDS == 1:
         func(cfg)
         return

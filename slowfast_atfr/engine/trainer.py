@@ -1,6 +1,6 @@
 """The train loop: epochs of iterations, extended through hooks (engine/hooks.py).
 
-Assumptions (INTERFACES.md): `construct_loader(cfg, split)` yields `(inputs, labels, index,
+Assumptions: `construct_loader(cfg, split)` yields `(inputs, labels, index,
 meta)` with inputs one [N, C, T, H, W] tensor per pathway; the model returns logits [N, K]
 in train and eval and sets `temporal_lengths` [N, P] (or None without ATFR).
 """
@@ -20,6 +20,7 @@ from slowfast_atfr.models.losses import get_loss_func
 from slowfast_atfr.models.optimizer import construct_optimizer
 from slowfast_atfr.utils import bn_helper, env, logging, metrics, misc
 from slowfast_atfr.utils import distributed as du
+from slowfast_atfr.utils.flops import params_count
 from slowfast_atfr.utils.meters import EpochMeter, build_tensorboard_writer
 from slowfast_atfr.utils.multigrid import MultigridSchedule
 
@@ -86,7 +87,7 @@ class Trainer:
         model = build_model(cfg)
         if du.is_master_proc() and cfg.LOG_MODEL_INFO:
             logger.info("Model %s: %.3f M parameters.", type(model).__name__,
-                        misc.params_count(model) / 1e6)
+                        params_count(model) / 1e6)
         self.model = du.place_model(cfg, model)
         self.optimizer = construct_optimizer(self.model, cfg)
         use_scaler = cfg.TRAIN.MIXED_PRECISION and self.device.type == "cuda"

@@ -9,8 +9,9 @@
   PyTorch's CPU dispatch sends 1x1x1 and depthwise Tx1x1 convolutions (X3D's stem) to a
   slow generic kernel.
 The parameters keep their values (outputs match to float rounding); the copy is for
-inference only. Used by `tools/benchmark_net.py` and `benchmarks/varlen_speed.py`, where
-the baseline and its ATFR twin get the same rewrite.
+inference only. Used by the test loop with TEST.OPTIMIZE_FOR_INFERENCE, and by
+`tools/benchmark_net.py` and `benchmarks/varlen_speed.py`, where the baseline and its ATFR
+twin get the same rewrite.
 """
 
 import copy

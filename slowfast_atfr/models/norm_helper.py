@@ -99,15 +99,10 @@ class SyncBatchNorm3d(VarLenBatchNorm3d):
     """VarLenBatchNorm3d whose training statistics are summed over all processes.
 
     Unlike PySlowFast's NaiveSyncBatchNorm3d it always reduces over the whole default process
-    group (BN.NUM_SYNC_DEVICES and BN.GLOBAL_SYNC are kept for the record only), which is
-    what multigrid needs to keep MULTIGRID.BN_BASE_SIZE samples per statistic or more. Falls back
-    to local statistics without torch.distributed. Same state dict as nn.BatchNorm3d.
+    group (BN.NUM_SYNC_DEVICES and BN.GLOBAL_SYNC are not read), which is what multigrid
+    needs to keep MULTIGRID.BN_BASE_SIZE samples per statistic or more. Falls back to local
+    statistics without torch.distributed. Same state dict as nn.BatchNorm3d.
     """
-
-    def __init__(self, num_sync_devices: int = 1, global_sync: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.num_sync_devices = num_sync_devices
-        self.global_sync = global_sync
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         synced = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
@@ -129,8 +124,7 @@ class SyncBatchNorm3d(VarLenBatchNorm3d):
         return varlen.zero_padding(y, lengths)
 
 
-def get_norm(name: str = "batchnorm", *, num_splits: int = 1, num_sync_devices: int = 1,
-             global_sync: bool = False) -> Callable[..., nn.Module]:
+def get_norm(name: str = "batchnorm", *, num_splits: int = 1) -> Callable[..., nn.Module]:
     """The norm constructor for BN.NORM_TYPE `name`.
 
     Returns a callable used as `norm_module(num_features=C, eps=..., momentum=...)`.
@@ -143,6 +137,5 @@ def get_norm(name: str = "batchnorm", *, num_splits: int = 1, num_sync_devices: 
     if name == "sub_batchnorm":
         return partial(SubBatchNorm3d, num_splits=num_splits)
     if name == "sync_batchnorm":
-        return partial(SyncBatchNorm3d, num_sync_devices=num_sync_devices,
-                       global_sync=global_sync)
+        return SyncBatchNorm3d
     raise ValueError(f"BN.NORM_TYPE={name!r} is not valid; expected one of {list(_NORM_TYPES)}.")

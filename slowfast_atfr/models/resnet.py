@@ -184,8 +184,7 @@ class ResNet(VideoModel):
 
 def norm_from_cfg(cfg) -> Callable[..., nn.Module]:
     """The BN.* norm constructor."""
-    return get_norm(cfg.BN.NORM_TYPE, num_splits=cfg.BN.NUM_SPLITS,
-                    num_sync_devices=cfg.BN.NUM_SYNC_DEVICES, global_sync=cfg.BN.GLOBAL_SYNC)
+    return get_norm(cfg.BN.NORM_TYPE, num_splits=cfg.BN.NUM_SPLITS)
 
 
 def resnet_kwargs(cfg) -> dict:

@@ -198,7 +198,7 @@ def similarity_guided_sampling(
     and the frames are added into their bins with one `index_add` (`_merge`): cost linear in
     N*T*C*H*W, independent of B.
 
-    Decisions where the paper's formulas are undefined (ATFR_SPEC.md Sec. 2):
+    Decisions where the paper's formulas are undefined:
     - A frame exactly on a bin border (`delta = 2 b gamma`, including 0 and the max, where
       Eq. 5/6 give 0 in every bin) goes to bin `clamp(ceil(delta / (2 gamma)), 1, B)`, with
       weight BORDER_WEIGHT (linear, zero gradient w.r.t. delta as in Eq. 8) or as a member
@@ -233,7 +233,8 @@ def _check_num_bins(name: str, value: object) -> int:
 
 @TEMPORAL_SAMPLER_REGISTRY.register()
 class SGS(nn.Module):
-    """SGS layer: f_s, a similarity measure, then `similarity_guided_sampling`.
+    """SGS layer: f_s, a similarity measure, then the binning and merge of
+    `similarity_guided_sampling` (its `_bin_frames` and `_merge`, with blocks folded in).
 
     Temporal blocks (App. A): with `block_length` K > 0 the core runs independently on
     consecutive blocks of K frames (each with its own gamma and bins), empty bins are

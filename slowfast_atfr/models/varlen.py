@@ -1,12 +1,14 @@
 """Clips of different temporal lengths in one batch: the only place that knows about it.
 
 After the temporal sampler every clip has its own length B'. Two regimes keep a batched
-forward equal to per-sample forwards (ATFR_SPEC.md section 3):
+forward equal to per-sample forwards (tests/models/test_backbone_contract.py):
 
-* Inference (`run_grouped`): the batch is split into groups of equal per-pathway lengths,
-  each group is trimmed to its length and runs alone. No padding reaches any layer and
+* Inference by default (`run_grouped`, ATFR.EVAL_BATCHING grouped): the batch is split
+  into groups of equal per-pathway lengths, each group is trimmed to its length and runs
+  alone. No padding reaches any layer and
   compute follows the sum of the lengths, not batch size times the longest.
-* Training (`lengths_context`): one padded tensor per pathway travels through the layers.
+* Training, and eval with ATFR.EVAL_BATCHING padded (`run_padded`, `lengths_context`):
+  one padded tensor per pathway travels through the layers.
   `VarLenBatchNorm3d` computes statistics over valid frames only and re-zeroes the padding,
   so temporal convolutions see zeros beyond a clip's end (as a lone clip would), and
   `masked_mean` averages valid frames only (squeeze-excitation, heads). Modules that change
@@ -293,6 +295,7 @@ def run_grouped(fn: Callable[[List[torch.Tensor]], torch.Tensor], xs: List[torch
 
 def run_padded(fn: Callable[[List[torch.Tensor]], torch.Tensor], xs: List[torch.Tensor],
                lengths: torch.Tensor) -> torch.Tensor:
-    """Run `fn` once on the padded batch with masked statistics and pooling (training)."""
+    """Run `fn` once on the padded batch with masked statistics and pooling (training, and
+    eval with ATFR.EVAL_BATCHING padded: one call instead of one per length)."""
     with lengths_context(xs, lengths):
         return fn(xs)

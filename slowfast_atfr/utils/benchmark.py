@@ -1,4 +1,4 @@
-"""Cost of a model with and without ATFR, measured in one run (ATFR_SPEC.md sec. 4, App. B).
+"""Cost of a model with and without ATFR, measured in one run (the paper's App. B).
 
 The configured model ("atfr": ATFR.ENABLED True) and its twin ("baseline": the same config
 with ATFR.ENABLED False) are measured side by side on the same real clips of the test split:

@@ -11,13 +11,19 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 import torch
 from torch import nn
 
 from slowfast_atfr.utils import logging
 from slowfast_atfr.utils.checkpoint_load import (  # noqa: F401 (re-exported)
+    FROM_LAST_FOR_TEST,
+    FROM_RESUME,
+    FROM_TEST,
+    FROM_TRAIN,
+    FROM_TRAIN_FOR_TEST,
+    UnreadableCheckpointError,
     convert_names,
     load_checkpoint,
     load_state,
@@ -26,6 +32,8 @@ from slowfast_atfr.utils.checkpoint_load import (  # noqa: F401 (re-exported)
 from slowfast_atfr.utils.distributed import is_master_proc, unwrap_model
 
 logger = logging.get_logger(__name__)
+
+T = TypeVar("T")
 
 # 'checkpoint_epoch_00003.pyth' = 3 epochs done; 'checkpoint_epoch_00003_iter_00000100.pyth' =
 # 3 epochs and 100 iterations of the 4th done. Both sort by (epochs done, iterations done).
@@ -64,6 +72,31 @@ def get_last_checkpoint(path_to_dir: str) -> Optional[str]:
     or None."""
     found = _checkpoints(path_to_dir)
     return os.path.join(get_checkpoint_dir(path_to_dir), found[-1][1]) if found else None
+
+
+def load_newest_readable(path_to_dir: str, load: Callable[[str], T]) -> tuple[str, T]:
+    """`load(path)` on the newest checkpoint of `path_to_dir` (its OUTPUT_DIR) that is readable.
+
+    A file `load` finds unreadable (disk or copy damage; saving itself is atomic) is skipped
+    with a warning and kept, so one bad file does not end a resumable run.
+
+    Returns:
+        (path loaded, what `load` returned).
+    Raises:
+        UnreadableCheckpointError: no checkpoint is readable (naming them all).
+    """
+    folder = get_checkpoint_dir(path_to_dir)
+    unreadable = []
+    for _, name in reversed(_checkpoints(path_to_dir)):
+        path = os.path.join(folder, name)
+        try:
+            return path, load(path)
+        except UnreadableCheckpointError as err:
+            logger.warning("Skipping unreadable checkpoint %s: %s", path, err)
+            unreadable.append(name)
+    raise UnreadableCheckpointError(
+        f"no readable checkpoint in {folder} to resume from; unreadable: {unreadable}"
+    )
 
 
 def has_checkpoint(path_to_dir: str) -> bool:
@@ -161,15 +194,17 @@ def load_train_state(
     """Initialise training in PySlowFast's order, including mid-epoch resume.
 
     1. TRAIN.AUTO_RESUME and a checkpoint in OUTPUT_DIR/checkpoints: resume the newest
-       (model, optimizer, scaler, epoch and iteration).
+       readable one (model, optimizer, scaler, epoch and iteration).
     2. TRAIN.CHECKPOINT_FILE_PATH (path or URL) with TRAIN.CHECKPOINT_TYPE / _INFLATE /
        _EPOCH_RESET / _PARTIAL / _SHA256.
     3. Otherwise from scratch.
     """
     if cfg.TRAIN.AUTO_RESUME and has_checkpoint(cfg.OUTPUT_DIR):
-        path = get_last_checkpoint(cfg.OUTPUT_DIR)
-        logger.info("Resuming from %s", path)
-        info = load_checkpoint(path, model, optimizer, scaler)
+        path, info = load_newest_readable(
+            cfg.OUTPUT_DIR,
+            lambda p: load_checkpoint(p, model, optimizer, scaler, origin=FROM_RESUME),
+        )
+        logger.info("Resumed from %s", path)
     elif cfg.TRAIN.CHECKPOINT_FILE_PATH:
         path = cfg.TRAIN.CHECKPOINT_FILE_PATH
         info = load_checkpoint(
@@ -185,6 +220,7 @@ def load_train_state(
             partial=cfg.TRAIN.CHECKPOINT_PARTIAL,
             sha256=cfg.TRAIN.CHECKPOINT_SHA256 or None,
             cache_dir=cfg.MODEL_ZOO_CACHE_DIR or None,
+            origin=FROM_TRAIN,
         )
     else:
         logger.info("Training from scratch.")
@@ -213,17 +249,19 @@ def load_test_checkpoint(cfg: Any, model: nn.Module) -> Optional[str]:
     if cfg.TEST.CHECKPOINT_FILE_PATH:
         path = cfg.TEST.CHECKPOINT_FILE_PATH
         caffe2 = _checkpoint_type("TEST.CHECKPOINT_TYPE", cfg.TEST.CHECKPOINT_TYPE)
-        sha256 = cfg.TEST.CHECKPOINT_SHA256 or None
+        sha256, origin = cfg.TEST.CHECKPOINT_SHA256 or None, FROM_TEST
     elif has_checkpoint(cfg.OUTPUT_DIR):
         path, caffe2, sha256 = get_last_checkpoint(cfg.OUTPUT_DIR), False, None
+        origin = FROM_LAST_FOR_TEST
     elif cfg.TRAIN.CHECKPOINT_FILE_PATH:
         path = cfg.TRAIN.CHECKPOINT_FILE_PATH
         caffe2 = _checkpoint_type("TRAIN.CHECKPOINT_TYPE", cfg.TRAIN.CHECKPOINT_TYPE)
-        sha256 = cfg.TRAIN.CHECKPOINT_SHA256 or None
+        sha256, origin = cfg.TRAIN.CHECKPOINT_SHA256 or None, FROM_TRAIN_FOR_TEST
     else:
         logger.warning("No checkpoint to load: testing a randomly initialised model.")
         return None
     load_checkpoint(
-        path, model, convert_from_caffe2=caffe2, sha256=sha256, cache_dir=cache_dir
+        path, model, convert_from_caffe2=caffe2, sha256=sha256, cache_dir=cache_dir,
+        origin=origin,
     )
     return path

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from slowfast_atfr.utils import logging
+from slowfast_atfr.utils.safe_pickle import NUMERIC_KINDS
 
 logger = logging.get_logger(__name__)
 
@@ -81,10 +82,24 @@ def caffe2_to_pyslowfast_name(name: str) -> Optional[str]:
     return None
 
 
+def _blob_tensor(name: str, blob: object) -> torch.Tensor:
+    """A Caffe2 blob as a tensor; a string or other non-numeric blob is no weight."""
+    array = np.asarray(blob)
+    if array.dtype.kind not in NUMERIC_KINDS:
+        raise ValueError(
+            f"Caffe2 blob {name!r} is not numeric ({type(blob).__name__} {str(blob)[:40]!r})"
+        )
+    # Native byte order: torch.from_numpy refuses big-endian arrays.
+    return torch.from_numpy(np.array(array, dtype=array.dtype.newbyteorder("="), copy=True))
+
+
 def convert_caffe2_blobs(blobs: dict) -> dict[str, torch.Tensor]:
     """Rename Caffe2 blobs to PySlowFast names; solver blobs are dropped.
 
     Blobs no rule knows keep their Caffe2 name, so loading reports them as unexpected keys.
+
+    Raises:
+        ValueError: naming a blob that is not numeric or two blobs with the same new name.
     """
     state: dict[str, torch.Tensor] = {}
     dropped = 0
@@ -97,7 +112,7 @@ def convert_caffe2_blobs(blobs: dict) -> dict[str, torch.Tensor]:
             logger.warning("Caffe2 blob %s has no PySlowFast name.", name)
         if new_name in state:
             raise ValueError(f"two Caffe2 blobs map to {new_name!r} (the second is {name!r})")
-        state[new_name] = torch.from_numpy(np.array(blob, copy=True))
+        state[new_name] = _blob_tensor(name, blob)
     logger.info("Converted %d Caffe2 blobs (dropped %d solver blobs).", len(state), dropped)
     return state
 

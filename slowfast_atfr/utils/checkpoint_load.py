@@ -7,6 +7,7 @@ singleton dims; in checkpoint_convert.py) and `load_state` (strict unless partia
 """
 
 import pickle
+import re
 from typing import Any, Optional
 
 import torch
@@ -19,7 +20,7 @@ from slowfast_atfr.utils.checkpoint_convert import (
     strip_module_prefix,
 )
 from slowfast_atfr.utils.distributed import unwrap_model
-from slowfast_atfr.utils.model_zoo import fetch
+from slowfast_atfr.utils.model_zoo import describe, fetch
 from slowfast_atfr.utils.safe_pickle import safe_load
 
 logger = logging.get_logger(__name__)
@@ -28,6 +29,94 @@ logger = logging.get_logger(__name__)
 SAMPLER_PREFIX = "sampler."
 # How many mismatched keys an error message lists.
 _MAX_LISTED = 20
+# Where a checkpoint path came from (`origin`): named in errors, and decides the advice.
+FROM_TRAIN = "TRAIN.CHECKPOINT_FILE_PATH"
+FROM_TEST = "TEST.CHECKPOINT_FILE_PATH"
+FROM_RESUME = "auto-resume checkpoint in OUTPUT_DIR"
+FROM_TRAIN_FOR_TEST = "TRAIN.CHECKPOINT_FILE_PATH, for testing"
+FROM_LAST_FOR_TEST = "newest checkpoint in OUTPUT_DIR, for testing"
+# Advice after a strict mismatch; TRAIN.CHECKPOINT_PARTIAL acts only on TRAIN loads.
+_MISMATCH_ADVICE = {
+    FROM_TRAIN: "Set TRAIN.CHECKPOINT_PARTIAL True to load the matching ones.",
+    FROM_RESUME: "OUTPUT_DIR holds another model's checkpoints: use a new OUTPUT_DIR or set "
+    "TRAIN.AUTO_RESUME False.",
+}
+_OTHER_MODEL = "The checkpoint is for a different model or config."
+# Longest cause quoted from a library's error message.
+_MAX_CAUSE = 200
+
+
+class UnreadableCheckpointError(ValueError):
+    """The file is not a checkpoint that can be read safely (corrupt, wrong format, refused).
+
+    Raised before the model is touched, so auto-resume can fall back to an older file.
+    """
+
+
+def _file_kind(local: str) -> str:
+    """'zip' (torch.save), 'pickle' (legacy torch.save, Caffe2) or 'other', by magic bytes."""
+    with open(local, "rb") as f:
+        head = f.read(4)
+    if head == b"PK\x03\x04":
+        return "zip"
+    return "pickle" if head[:1] == b"\x80" else "other"
+
+
+def _short_cause(err: Exception) -> str:
+    """First sentence of a library's error, for messages that must stay one line."""
+    if isinstance(err, EOFError):
+        return "the file ends early: truncated?"
+    text = str(err).strip().split("\n")[0].split(". ")[0]
+    cause = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    return cause if len(cause) <= _MAX_CAUSE else cause[: _MAX_CAUSE - 3] + "..."
+
+
+def _pytorch_cause(err: Exception, local: str) -> str:
+    # torch's refusal advises weights_only=False, i.e. running the file's code: not passed on.
+    if isinstance(err, pickle.UnpicklingError):
+        found = re.search(r"GLOBAL (\S+)", str(err))
+        if found is None:
+            return "damaged, or it contains objects other than tensors and plain data"
+        return (
+            f"it contains objects other than tensors and plain data ({found.group(1)}) and "
+            "was refused for safety"
+        )
+    if _file_kind(local) == "other":
+        return "neither a zip archive nor a pickle, as torch.save writes"
+    return _short_cause(err)
+
+
+def _type_key(origin: Optional[str]) -> str:
+    """The CHECKPOINT_TYPE key that goes with `origin` (a TRAIN.* or TEST.* key, or None)."""
+    for section in ("TRAIN", "TEST"):
+        if origin and origin.startswith(f"{section}."):
+            return f"{section}.CHECKPOINT_TYPE"
+    return "TRAIN.CHECKPOINT_TYPE (or TEST.CHECKPOINT_TYPE)"
+
+
+def _read_caffe2(local: str, name: str, origin: Optional[str]) -> dict:
+    try:
+        with open(local, "rb") as f:
+            data = safe_load(f)
+    except Exception as err:
+        hint = ""
+        if _file_kind(local) == "zip" or local.endswith((".pyth", ".pth", ".pt")):
+            hint = f"; it looks like a PyTorch checkpoint: set {_type_key(origin)} pytorch"
+        raise UnreadableCheckpointError(
+            f"{name} is not a readable Caffe2 checkpoint ({_short_cause(err)}){hint}"
+        ) from err
+    if not isinstance(data, dict) or not isinstance(data.get("blobs"), dict):
+        raise ValueError(f"Caffe2 checkpoint {name} has no 'blobs' dict")
+    return {"blobs": data["blobs"]}
+
+
+def _read_pytorch(local: str, name: str) -> Any:
+    try:
+        return torch.load(local, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UnreadableCheckpointError(
+            f"{name} is not a readable PyTorch checkpoint ({_pytorch_cause(err, local)})"
+        ) from err
 
 
 def read_checkpoint(
@@ -36,35 +125,33 @@ def read_checkpoint(
     caffe2: bool = False,
     sha256: Optional[str] = None,
     cache_dir: Optional[str] = None,
+    origin: Optional[str] = None,
 ) -> dict:
     """Read a checkpoint file or URL without running code from it.
+
+    `origin` (e.g. FROM_TRAIN) is named next to the path in errors.
 
     Returns:
         `.pyth`: the saved dict (a bare state dict is wrapped as {"model_state": ...}).
         Caffe2 `.pkl`: {"blobs": {name: numpy array}}.
+    Raises:
+        UnreadableCheckpointError: corrupt, not a checkpoint, or refused for safety.
     """
-    local = fetch(path_or_url, sha256=sha256, cache_dir=cache_dir)
+    local = fetch(path_or_url, sha256=sha256, cache_dir=cache_dir, origin=origin)
+    name = describe(path_or_url, origin)
     if caffe2:
-        with open(local, "rb") as f:
-            data = safe_load(f)
-        if not isinstance(data, dict) or not isinstance(data.get("blobs"), dict):
-            raise ValueError(f"Caffe2 checkpoint {path_or_url} has no 'blobs' dict")
-        return {"blobs": data["blobs"]}
+        return _read_caffe2(local, name, origin)
     if local.endswith(".pkl"):
         raise ValueError(
-            f"{path_or_url} looks like a Caffe2 pickle; set TRAIN.CHECKPOINT_TYPE (or "
-            "TEST.CHECKPOINT_TYPE) caffe2"
+            f"{name} looks like a Caffe2 pickle; set {_type_key(origin)} caffe2"
         )
-    try:
-        data = torch.load(local, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise pickle.UnpicklingError(f"{path_or_url} cannot be loaded safely: {err}") from err
+    data = _read_pytorch(local, name)
     if isinstance(data, dict) and "model_state" in data:
         return data
     if isinstance(data, dict) and data and all(torch.is_tensor(v) for v in data.values()):
         return {"model_state": data}
     keys = sorted(data)[:_MAX_LISTED] if isinstance(data, dict) else type(data).__name__
-    raise ValueError(f"{path_or_url} holds no 'model_state' (found {keys})")
+    raise ValueError(f"{name} holds no 'model_state' (found {keys})")
 
 
 def convert_names(checkpoint: dict, *, caffe2: bool) -> dict[str, torch.Tensor]:
@@ -80,7 +167,12 @@ def _listing(title: str, keys: list[str]) -> str:
 
 
 def load_state(
-    model: nn.Module, state: dict[str, torch.Tensor], *, partial: bool, source: str
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    *,
+    partial: bool,
+    source: str,
+    origin: Optional[str] = None,
 ) -> bool:
     """Copy `state` into `model` (plain or DDP-wrapped).
 
@@ -92,7 +184,8 @@ def load_state(
     Returns:
         True when every model parameter and buffer came from the checkpoint.
     Raises:
-        ValueError: listing the mismatched keys (first 20 and the count).
+        ValueError: listing the mismatched keys (first 20 and the count), with advice that
+            fits `origin` (where `source` came from, e.g. FROM_TRAIN).
     """
     model_state = unwrap_model(model).state_dict()
     baseline = not any(k.startswith(SAMPLER_PREFIX) for k in state)
@@ -112,8 +205,8 @@ def load_state(
     )
     if report and not partial:
         raise ValueError(
-            f"Checkpoint {source} does not match the model:{report}\n"
-            "Set TRAIN.CHECKPOINT_PARTIAL True to load the matching ones."
+            f"Checkpoint {describe(source, origin)} does not match the model:{report}\n"
+            + _MISMATCH_ADVICE.get(origin, _OTHER_MODEL)
         )
     if report:
         logger.warning("Partial load of %s; not loaded:%s", source, report)
@@ -140,6 +233,7 @@ def load_checkpoint(
     partial: bool = False,
     sha256: Optional[str] = None,
     cache_dir: Optional[str] = None,
+    origin: Optional[str] = None,
 ) -> dict:
     """Load a `.pyth` or Caffe2 `.pkl` checkpoint (path or http(s) URL) into `model`.
 
@@ -154,17 +248,22 @@ def load_checkpoint(
         partial: load the matching tensors and log the rest instead of raising.
         sha256: expected digest of the file (None: model_zoo.KNOWN_SHA256 for URLs).
         cache_dir: download folder for URLs.
+        origin: where the path came from (FROM_TRAIN, ...), for errors and their advice.
     Returns:
         {"epoch": last finished 0-based epoch (-1 after epoch_reset or for Caffe2),
          "iteration": iteration of the next epoch to resume from (0 = its start)}.
     """
     logger.info("Loading checkpoint %s", path_or_url)
     checkpoint = read_checkpoint(
-        path_or_url, caffe2=convert_from_caffe2, sha256=sha256, cache_dir=cache_dir
+        path_or_url, caffe2=convert_from_caffe2, sha256=sha256, cache_dir=cache_dir,
+        origin=origin,
     )
-    state = convert_names(checkpoint, caffe2=convert_from_caffe2)
+    try:
+        state = convert_names(checkpoint, caffe2=convert_from_caffe2)
+    except ValueError as err:
+        raise ValueError(f"{describe(path_or_url, origin)}: {err}") from err
     state = reconcile_shapes(state, unwrap_model(model).state_dict(), inflation=inflation)
-    complete = load_state(model, state, partial=partial, source=path_or_url)
+    complete = load_state(model, state, partial=partial, source=path_or_url, origin=origin)
     if epoch_reset or "epoch" not in checkpoint:
         return {"epoch": -1, "iteration": 0}
     if optimizer is not None and checkpoint.get("optimizer_state"):

@@ -105,6 +105,11 @@ def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
 
+def processes_per_machine(cfg: CfgNode) -> int:
+    """Processes on each machine: NUM_GPUS, or NUM_CPU_PROCESSES when NUM_GPUS is 0."""
+    return cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
+
+
 def device_of(cfg: CfgNode) -> torch.device:
     """The device this process computes on: its CUDA device when NUM_GPUS > 0, else CPU."""
     if cfg.NUM_GPUS > 0:

@@ -1,10 +1,9 @@
 """GFLOPs of video models, per clip: adaptive (ATFR) models cost what each clip needs.
 
-Convention (ATFR_SPEC.md sec. 4): fvcore's, one multiply-add = one FLOP, batch 1. Two
-operator sets:
+Convention: fvcore's, one multiply-add = one FLOP, batch 1. Two operator sets:
 
 * ``conv_linear_only=True``: convolutions, linear layers and matrix products only. This is
-  the convention of the published tables (X3D, SlowFast, ATFR papers; PYSLOWFAST_NOTES.md),
+  the convention of the published tables (X3D, SlowFast, ATFR papers; BENCHMARKS.md compares),
   so it is the figure the meters should report: ATFR and baseline GFLOPs then compare
   directly with the paper's.
 * ``conv_linear_only=False`` (fvcore's default handle set): also counts normalisation layers

@@ -7,11 +7,6 @@ import torch
 from fvcore.common.config import CfgNode
 
 
-def params_count(model: torch.nn.Module) -> int:
-    """Number of parameters of `model`."""
-    return sum(p.numel() for p in model.parameters())
-
-
 def gpu_mem_usage() -> float:
     """Peak CUDA memory of this process in GiB (0 on CPU)."""
     if not torch.cuda.is_available():

@@ -33,6 +33,11 @@ def is_url(path: str) -> bool:
     return urlparse(path).scheme in ("http", "https")
 
 
+def describe(path: str, origin: Optional[str] = None) -> str:
+    """`path (origin)`, so an error names the config key the path came from."""
+    return f"{path} ({origin})" if origin else path
+
+
 def resolve_cache_dir(cache_dir: Optional[str] = None) -> str:
     """Cache folder: `cache_dir` (MODEL_ZOO_CACHE_DIR) if set, else $SLOWFAST_ATFR_CACHE,
     else ~/.cache/slowfast_atfr."""
@@ -69,7 +74,12 @@ def _verify(path: str, expected: str, source: str, delete: bool) -> None:
         )
 
 
-def fetch(url_or_path: str, sha256: Optional[str] = None, cache_dir: Optional[str] = None) -> str:
+def fetch(
+    url_or_path: str,
+    sha256: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+    origin: Optional[str] = None,
+) -> str:
     """Local path of a checkpoint given as a local path or an http(s) URL.
 
     Args:
@@ -78,6 +88,7 @@ def fetch(url_or_path: str, sha256: Optional[str] = None, cache_dir: Optional[st
             file is checked too when a digest is given.
         cache_dir: download folder; None or "" = $SLOWFAST_ATFR_CACHE or
             ~/.cache/slowfast_atfr.
+        origin: the config key `url_or_path` came from, named in errors.
     Returns:
         Path of a local file.
     Raises:
@@ -86,11 +97,12 @@ def fetch(url_or_path: str, sha256: Optional[str] = None, cache_dir: Optional[st
         ValueError: the file's sha256 differs from the expected one (a bad download is
             deleted so the next call downloads again).
     """
+    name = describe(url_or_path, origin)
     if not is_url(url_or_path):
         if not os.path.isfile(url_or_path):
-            raise FileNotFoundError(f"checkpoint file {url_or_path!r} does not exist")
+            raise FileNotFoundError(f"checkpoint file {name} does not exist")
         if sha256:
-            _verify(url_or_path, sha256, url_or_path, delete=False)
+            _verify(url_or_path, sha256, name, delete=False)
         return url_or_path
     expected = sha256 or KNOWN_SHA256.get(url_or_path)
     local = cached_path(url_or_path, cache_dir)
@@ -103,9 +115,9 @@ def fetch(url_or_path: str, sha256: Optional[str] = None, cache_dir: Optional[st
                 download(url_or_path, os.path.dirname(local),
                          filename=os.path.basename(local), progress=False)
             except OSError as err:
-                raise OSError(f"could not download {url_or_path}: {err}") from err
+                raise OSError(f"could not download {name}: {err}") from err
         if expected:
-            _verify(local, expected, url_or_path, delete=True)
+            _verify(local, expected, name, delete=True)
         else:
             logger.warning("No sha256 known for %s; the file is not verified.", url_or_path)
     return local

@@ -9,12 +9,12 @@ MAX_EPOCH * EPOCH_FACTOR). Short cycle: the data helper's ShortCycleBatchSampler
 the crop every iteration; here only the epochs are scaled.
 """
 
-import math
 from typing import List, Optional, Tuple
 
 import numpy as np
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils import logging
 
 logger = logging.get_logger(__name__)
@@ -80,10 +80,6 @@ class MultigridSchedule:
 
     def init_multigrid(self, cfg: CfgNode) -> CfgNode:
         """Rewrite SOLVER.STEPS / LRS / MAX_EPOCH for the long or short cycle (in place)."""
-        if cfg.MULTIGRID.DEFAULT_T == 0:
-            cfg.MULTIGRID.DEFAULT_B = cfg.TRAIN.BATCH_SIZE
-            cfg.MULTIGRID.DEFAULT_T = cfg.DATA.NUM_FRAMES
-            cfg.MULTIGRID.DEFAULT_S = cfg.DATA.TRAIN_CROP_SIZE
         self.default_sampling_rate = cfg.DATA.SAMPLING_RATE
         if cfg.MULTIGRID.LONG_CYCLE:
             if cfg.SOLVER.LR_POLICY != "steps_with_relative_lrs":
@@ -124,20 +120,17 @@ class MultigridSchedule:
         cfg.DATA.NUM_FRAMES = t
         cfg.DATA.TRAIN_CROP_SIZE = s
         cfg.TRAIN.BATCH_SIZE = b_factor * cfg.MULTIGRID.DEFAULT_B
-        procs = cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else cfg.NUM_CPU_PROCESSES
-        bs_factor = cfg.TRAIN.BATCH_SIZE / max(procs, 1) / cfg.MULTIGRID.BN_BASE_SIZE
+        procs = du.processes_per_machine(cfg)
+        bs_factor = cfg.TRAIN.BATCH_SIZE / procs / cfg.MULTIGRID.BN_BASE_SIZE
         if bs_factor > 1:
             cfg.BN.NORM_TYPE = "sub_batchnorm"
             cfg.BN.NUM_SPLITS = int(bs_factor)
         elif bs_factor < 1 and procs * cfg.NUM_SHARDS > 1:
             cfg.BN.NORM_TYPE = "sync_batchnorm"
-            cfg.BN.NUM_SYNC_DEVICES = int(math.ceil(1.0 / bs_factor))
         else:
             cfg.BN.NORM_TYPE = "batchnorm"
         # Keep the clip's time span: fewer frames are sampled further apart.
-        rate = self.default_sampling_rate * cfg.MULTIGRID.DEFAULT_T // t
-        cfg.DATA.SAMPLING_RATE = rate
-        cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = rate
+        cfg.DATA.SAMPLING_RATE = self.default_sampling_rate * cfg.MULTIGRID.DEFAULT_T // t
         logger.info("Long cycle at epoch %d: T=%d, S=%d, batch %d, BN %s (splits %d).",
                     epoch + 1, t, s, cfg.TRAIN.BATCH_SIZE, cfg.BN.NORM_TYPE, cfg.BN.NUM_SPLITS)
         return cfg, True

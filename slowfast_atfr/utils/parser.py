@@ -27,7 +27,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--cfg", dest="cfg_files", nargs="+", default=["configs/Demo/RESNET3D18_ATFR.yaml"],
-        help="One or more config files, merged in order.",
+        help="One or more config files; as in PySlowFast, each is a separate run (its own "
+             "train/test jobs), one after the other, with the same KEY VALUE overrides.",
     )
     parser.add_argument(
         "opts", default=None, nargs=argparse.REMAINDER,
@@ -98,7 +99,10 @@ def _check_file(cfg: CfgNode, path: str) -> None:
     bases = loaded.get(_BASE_KEY, [])
     for base in [bases] if isinstance(bases, str) else bases:
         base = os.path.expanduser(base)
-        _check_file(cfg, base if os.path.isabs(base) else os.path.join(os.path.dirname(path), base))
+        base = base if os.path.isabs(base) else os.path.join(os.path.dirname(path), base)
+        if not os.path.isfile(base):
+            raise FileNotFoundError(f"Config file not found: {base} (the {_BASE_KEY} of {path})")
+        _check_file(cfg, base)
     check_keys(cfg, {k: v for k, v in loaded.items() if k != _BASE_KEY}, path)
 
 
@@ -113,10 +117,20 @@ def merge_file(cfg: CfgNode, path: str) -> None:
     cfg.merge_from_file(path)
 
 
+def _odd_overrides_error(opts: List[str]) -> ValueError:
+    """Name the first key whose value seems missing (the next item looks like a key)."""
+    for key, value in zip(opts[0::2], opts[1::2]):
+        if "." in value and _KEY_PATTERN.match(value):
+            return ValueError(f"Override {key!r} has no value: it is followed by the key "
+                              f"{value!r}. Overrides must be KEY VALUE pairs.")
+    return ValueError(f"Override {opts[-1]!r} has no value. Overrides must be KEY VALUE "
+                      f"pairs; got {opts}.")
+
+
 def merge_opts(cfg: CfgNode, opts: List[str]) -> None:
     """Merge trailing `KEY VALUE` pairs, naming any unknown key and the closest valid ones."""
     if len(opts) % 2 != 0:
-        raise ValueError(f"Overrides must be KEY VALUE pairs; got an odd list: {opts}")
+        raise _odd_overrides_error(opts)
     for key in opts[0::2]:
         node, prefix = cfg, ""
         parts = key.split(".")
@@ -133,8 +147,8 @@ def load_config(args: argparse.Namespace, path_to_config: Optional[str] = None) 
     """Build the config: defaults, then the YAML file, then the overrides, then the CLI flags.
 
     Args:
-        args: the namespace of `parse_args` (uses `opts`, `num_shards`, `shard_id`,
-            `init_method` when present).
+        args: the namespace of `parse_args` (uses `cfg_files`, `opts`, `num_shards` and
+            `shard_id` when present).
         path_to_config: the YAML file; defaults to the first of `args.cfg_files`.
     """
     cfg = get_cfg()
@@ -147,6 +161,4 @@ def load_config(args: argparse.Namespace, path_to_config: Optional[str] = None) 
     if hasattr(args, "num_shards") and hasattr(args, "shard_id"):
         cfg.NUM_SHARDS = args.num_shards
         cfg.SHARD_ID = args.shard_id
-    if getattr(args, "output_dir", None):
-        cfg.OUTPUT_DIR = args.output_dir
     return cfg

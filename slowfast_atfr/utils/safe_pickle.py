@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 # numpy kinds a weight blob may have: bool, signed/unsigned int, float, complex.
-_NUMERIC_KINDS = "biufc"
+NUMERIC_KINDS = "biufc"
 # Module paths numpy's pickles name: numpy 1.x ("numpy.core") and numpy 2.x ("numpy._core").
 _NUMPY_CORES = ("numpy.core", "numpy._core")
 
@@ -46,7 +46,7 @@ class _DtypeStub:
             dtype = np.dtype(self.spec)
         except TypeError as err:
             raise pickle.UnpicklingError(f"bad numpy dtype {self.spec!r}") from err
-        if dtype.kind not in _NUMERIC_KINDS or dtype.hasobject or dtype.fields is not None:
+        if dtype.kind not in NUMERIC_KINDS or dtype.hasobject or dtype.fields is not None:
             raise pickle.UnpicklingError(f"refusing non-numeric numpy dtype {dtype!r}")
         return dtype.newbyteorder(self.byteorder) if self.byteorder in "<>" else dtype
 

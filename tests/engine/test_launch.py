@@ -1,12 +1,12 @@
 """launch_job: a single process runs in place; torchrun's env:// launch is detected."""
 
-import socket
-
 import torch.distributed as dist
 from engine_tiny import tiny_cfg
+from ports import free_port
 
-from slowfast_atfr.engine.launch import launch_job, processes_per_machine
+from slowfast_atfr.engine.launch import launch_job
 from slowfast_atfr.utils import distributed as du
+from slowfast_atfr.utils.distributed import processes_per_machine
 
 
 def test_single_process_runs_without_a_process_group(tmp_path):
@@ -17,11 +17,8 @@ def test_single_process_runs_without_a_process_group(tmp_path):
 
 
 def test_torchrun_environment_is_detected(tmp_path, monkeypatch):
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        port = s.getsockname()[1]
     for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0",
-                       "MASTER_ADDR": "localhost", "MASTER_PORT": str(port)}.items():
+                       "MASTER_ADDR": "localhost", "MASTER_PORT": str(free_port())}.items():
         monkeypatch.setenv(key, value)
     seen = []
     launch_job(tiny_cfg(tmp_path), "tcp://unused:1", lambda cfg: seen.append(

@@ -1,24 +1,18 @@
 """Train loop: mid-epoch resume after a kill, NaN stop, bad videos, mixed precision, hooks."""
 
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 from engine_tiny import tiny_cfg
+from ports import free_port
 
 from slowfast_atfr.engine.trainer import Trainer
 from slowfast_atfr.utils import checkpoint as cu
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "engine_run.py")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 def run(out, *opts, kill_after=0, check=True):
@@ -155,3 +149,19 @@ def test_sampler_gradients_are_clipped_apart_from_the_backbone(tmp_path, separat
     else:  # one global norm: the sampler's gradient shrinks the backbone's too
         assert backbone_after.norm() < 0.01 * backbone_before.norm()
         assert (norm(True) ** 2 + norm(False) ** 2).sqrt() == pytest.approx(1.0, rel=1e-4)
+
+
+def test_auto_resume_skips_a_damaged_newest_checkpoint(tmp_path, caplog):
+    cfg = tiny_cfg(tmp_path, **{"SOLVER.MAX_EPOCH": 2, "TRAIN.EVAL_PERIOD": 5})
+    Trainer(cfg).train()
+    folder = cu.get_checkpoint_dir(str(tmp_path))
+    newest = os.path.join(folder, "checkpoint_epoch_00002.pyth")
+    with open(newest, "r+b") as f:  # damaged on disk after it was written
+        f.truncate(100)
+    cfg.SOLVER.MAX_EPOCH = 3
+    trainer = Trainer(cfg)
+    trainer.train()
+    assert "Skipping unreadable checkpoint" in caplog.text and newest in caplog.text
+    # Resumed from epoch 1's checkpoint: epoch 2 was trained again (its file rewritten), then 3.
+    assert torch.load(newest, weights_only=True)["epoch"] == 1
+    assert torch.load(cu.get_last_checkpoint(str(tmp_path)), weights_only=True)["epoch"] == 2

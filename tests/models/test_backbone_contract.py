@@ -60,7 +60,7 @@ def test_train_step_gives_finite_logits_and_every_gradient(name, variant, atfr):
                                               ("TestDedupSampler", "padded")])
 @pytest.mark.parametrize("name,variant", PAIRS)
 def test_eval_batched_equals_per_sample(name, variant, sampler, batching):
-    """A clip's logits do not depend on its batch mates (ATFR_SPEC.md section 3), with
+    """A clip's logits do not depend on its batch mates (exact variable-length batching), with
     either ATFR.EVAL_BATCHING.
 
     SGS turns frame similarities into sampling positions, which amplifies the float32

@@ -106,13 +106,10 @@ def _sync_worker(rank, world, port, x, lengths, folder):
 
 @pytest.mark.slow
 def test_sync_batchnorm_reduces_masked_statistics_over_processes(tmp_path):
-    import socket
-
     import torch.multiprocessing as mp
+    from ports import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     x = torch.randn(4, 3, 5, 2, 2) + 1.0
     lengths = torch.tensor([5, 2, 1, 4])
     mp.spawn(_sync_worker, args=(2, port, x, lengths, str(tmp_path)), nprocs=2)

@@ -8,6 +8,7 @@ from upstream_keys import upstream_keys
 from slowfast_atfr.config.defaults import get_cfg
 from slowfast_atfr.models import build_model
 from slowfast_atfr.models.resnet import ResNet, resnet_kwargs
+from slowfast_atfr.utils.flops import params_count
 
 
 def _cfg(arch, depth, width=64, classes=400):
@@ -25,14 +26,10 @@ def _cfg(arch, depth, width=64, classes=400):
     return cfg
 
 
-def _params(model):
-    return sum(p.numel() for p in model.parameters())
-
-
 # Parameter counts (M, 400 classes) of PySlowFast / pytorchvideo's Kinetics model zoo.
 @pytest.mark.parametrize("arch,millions", [("c2d", 24.33), ("i3d", 28.04), ("slow", 32.45)])
 def test_r50_parameter_counts_match_the_model_zoo(arch, millions):
-    assert round(_params(build_model(_cfg(arch, 50))) / 1e6, 2) == millions
+    assert round(params_count(build_model(_cfg(arch, 50))) / 1e6, 2) == millions
 
 
 def test_resnet3d18_follows_table_a1():

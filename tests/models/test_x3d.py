@@ -13,6 +13,7 @@ from slowfast_atfr.models import build_model
 from slowfast_atfr.models.samplers import TEMPORAL_SAMPLER_REGISTRY
 from slowfast_atfr.models.x3d import X3D, stage_widths
 from slowfast_atfr.models.x3d_helper import X3DHead, round_width
+from slowfast_atfr.utils.flops import params_count
 
 # (WIDTH_FACTOR, DEPTH_FACTOR, frames, crop) of the X3D paper's Table 3 and PySlowFast configs.
 VARIANTS = {
@@ -22,7 +23,7 @@ VARIANTS = {
     "L": (2.0, 5.0, 16, 312),
     "XL": (2.9, 5.0, 16, 312),
 }
-# Parameters of PySlowFast's X3D code with 400 classes (PYSLOWFAST_NOTES.md).
+# Parameters of PySlowFast's X3D code with 400 classes (BENCHMARKS.md).
 UPSTREAM_PARAMS_M = {"XS": 3.794, "S": 3.794, "M": 3.794, "L": 6.153, "XL": 11.09}
 # Blocks per stage after DEPTH_FACTOR 2.2 (ceil of 2.2 x [1, 2, 5, 3]).
 X3D_S_BLOCKS = [3, 5, 11, 7]
@@ -88,10 +89,6 @@ def _mixed_clips(frames=8, size=32):
     return torch.cat([static, moving]).contiguous()
 
 
-def _num_params(model):
-    return sum(p.numel() for p in model.parameters())
-
-
 def _gflops(model, x):
     """GFLOPs of conv and linear layers only (the papers' convention), batch 1."""
     analysis = FlopCountAnalysis(model, ([x],))
@@ -113,7 +110,7 @@ def test_round_width_follows_pyslowfast():
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_variant_builds_with_upstream_parameter_count(variant):
     model = _build(_cfg(variant)).eval()
-    params = _num_params(model) / 1e6
+    params = params_count(model) / 1e6
     assert math.isclose(params, UPSTREAM_PARAMS_M[variant], rel_tol=1e-3), params
     with torch.no_grad():
         logits = model([torch.randn(2, 3, 4, 32, 32)])
@@ -290,7 +287,7 @@ def test_head_pools_any_input_size():
 
 def test_module_built_without_config_matches_builder():
     model = X3D(num_classes=400, width_factor=2.0, depth_factor=2.2)
-    assert _num_params(model) == _num_params(_build(_cfg("S")))
+    assert params_count(model) == params_count(_build(_cfg("S")))
 
 
 def test_config_errors_name_the_key():

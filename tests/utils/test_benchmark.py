@@ -7,29 +7,14 @@ import sys
 
 import pytest
 import torch
+from tiny_x3d import tiny_x3d_cfg
 
-from slowfast_atfr.config.defaults import get_cfg
 from slowfast_atfr.models import build_model
 from slowfast_atfr.utils import benchmark
 from slowfast_atfr.utils.flops import clip_gflops
 
 CPU = torch.device("cpu")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _tiny_cfg(atfr=True):
-    cfg = get_cfg()
-    cfg.NUM_GPUS = 0
-    cfg.MODEL.ARCH, cfg.MODEL.MODEL_NAME, cfg.MODEL.NUM_CLASSES = "x3d", "X3D", 2
-    cfg.RESNET.TRANS_FUNC = "x3d_transform"
-    cfg.X3D.DIM_C1, cfg.X3D.DIM_C5 = 8, 32
-    # Depthwise conv3d is very slow on CPU; dense 3x3x3 convs keep the test fast.
-    cfg.X3D.CHANNELWISE_3x3x3 = False
-    cfg.DATA.INPUT_CHANNEL_NUM = [3]
-    cfg.ATFR.ENABLED = atfr
-    cfg.ATFR.PATHWAYS, cfg.ATFR.NUM_BINS_TRAIN = [True], [-1]
-    cfg.ATFR.NUM_BINS_TEST, cfg.ATFR.BLOCK_LENGTH = [-1], [0]
-    return cfg
 
 
 def _clips(n, still=()):
@@ -67,7 +52,7 @@ def test_peak_memory_cpu_sees_a_large_temporary():
 
 def test_measure_gflops_is_the_exact_per_clip_mean():
     torch.manual_seed(0)
-    model = build_model(_tiny_cfg())
+    model = build_model(tiny_x3d_cfg())
     clips = _clips(3, still=(1,))
     result = benchmark.measure_gflops(model, benchmark.make_batches(clips, 2, CPU))
     brute = [clip_gflops(model, [c[0][0].unsqueeze(0)], conv_linear_only=True) for c in clips]
@@ -75,7 +60,7 @@ def test_measure_gflops_is_the_exact_per_clip_mean():
     assert result["gflops_min"] == pytest.approx(min(brute), rel=1e-9)
     assert sum(result["bprime_histogram"]["pathway0"].values()) == 3
     assert result["gflops"] < result["full_length_gflops"]
-    base = benchmark.measure_gflops(build_model(_tiny_cfg(atfr=False)),
+    base = benchmark.measure_gflops(build_model(tiny_x3d_cfg(atfr=False)),
                                     benchmark.make_batches(clips[:1], 1, CPU))
     assert base["gflops"] == base["gflops_max"] == base["full_length_gflops"]
     assert "mean_bprime" not in base
@@ -83,7 +68,7 @@ def test_measure_gflops_is_the_exact_per_clip_mean():
 
 def test_timing_and_training_step():
     torch.manual_seed(0)
-    cfg = _tiny_cfg()
+    cfg = tiny_x3d_cfg()
     model = build_model(cfg)
     batches = benchmark.make_batches(_clips(2), 2, CPU)
     assert benchmark.time_inference(model, batches, 1, CPU) > 0
@@ -116,7 +101,7 @@ def test_ratios_and_markdown():
 def test_cuda_request_without_cuda_is_an_error():
     if torch.cuda.is_available():
         pytest.skip("CUDA is present")
-    cfg = _tiny_cfg()
+    cfg = tiny_x3d_cfg()
     cfg.NUM_GPUS = 1
     with pytest.raises(ValueError, match="NUM_GPUS=1"):
         benchmark.benchmark_pair(cfg)
@@ -130,7 +115,7 @@ def test_cli_end_to_end(tmp_path):
     make_demo_dataset(str(data), num_classes=2, videos_per_class=0, val_videos_per_class=0,
                       test_videos_per_class=2, frames=16, size=32)
     cfg_file = tmp_path / "tiny.yaml"
-    cfg_file.write_text(_tiny_cfg().dump())
+    cfg_file.write_text(tiny_x3d_cfg().dump())
     out = tmp_path / "out"
     cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark_net.py"), "--cfg",
            str(cfg_file), "OUTPUT_DIR", str(out), "DATA.PATH_TO_DATA_DIR", str(data),

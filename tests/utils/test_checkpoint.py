@@ -209,7 +209,8 @@ def test_train_checkpoint_options_reach_the_loader(tmp_path):
     torch.save({"epoch": 3, "model_state": source.state_dict()}, path)
     cfg = _cfg(tmp_path, CHECKPOINT_FILE_PATH=path)
     target = Tiny(num_classes=5, stem_t=3)
-    with pytest.raises(ValueError, match="CHECKPOINT_PARTIAL"):
+    advice = r"\(TRAIN.CHECKPOINT_FILE_PATH\)(.|\n)*Set TRAIN.CHECKPOINT_PARTIAL True"
+    with pytest.raises(ValueError, match=advice):
         cu.load_train_checkpoint(cfg, target, _sgd(target))
     cfg.TRAIN.CHECKPOINT_INFLATE = True
     cfg.TRAIN.CHECKPOINT_PARTIAL = True
@@ -260,7 +261,8 @@ def test_strict_mismatch_lists_keys(tmp_path):
     assert "1 missing: ['s1.pathway0_stem.bn.bias']" in message
     assert "25 unexpected" in message and "(+5 more)" in message
     assert "head.projection.weight: checkpoint (7, 4) vs model (5, 4)" in message
-    assert "Set TRAIN.CHECKPOINT_PARTIAL True to load the matching ones" in message
+    # A direct load is not TRAIN.CHECKPOINT_FILE_PATH: no advice about a key without effect.
+    assert "different model or config" in message and "CHECKPOINT_PARTIAL" not in message
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
@@ -325,9 +327,97 @@ def test_unsafe_pyth_is_refused(tmp_path):
     path = str(tmp_path / "evil.pyth")
     torch.save({"epoch": 0, "model_state": {}, "payload": os.getcwd}, path)
     marker_free = os.listdir(tmp_path)
-    with pytest.raises(Exception, match="cannot be loaded safely"):
+    with pytest.raises(cu.UnreadableCheckpointError) as err:
         cu.load_checkpoint(path, Tiny())
+    message = str(err.value)
+    assert message.startswith(f"{path} is not a readable PyTorch checkpoint")
+    assert "getcwd" in message and "refused for safety" in message
+    assert "weights_only" not in message, "never advise loading with weights_only=False"
     assert os.listdir(tmp_path) == marker_free
+
+
+def _truncated(tmp_path, legacy: bool) -> bytes:
+    good = tmp_path / "good.pyth"
+    torch.save({"epoch": 0, "model_state": Tiny().state_dict()}, good,
+               _use_new_zipfile_serialization=not legacy)
+    return good.read_bytes()[:100]
+
+
+@pytest.mark.parametrize(
+    "content, cause",
+    [
+        (b"hello world\n", "neither a zip archive nor a pickle"),
+        (b"", "neither a zip archive nor a pickle"),
+        ("truncated", "RuntimeError: PytorchStreamReader failed reading zip archive"),
+        ("truncated legacy", "the file ends early: truncated?"),
+    ],
+)
+def test_unreadable_pyth_names_the_file_and_the_key(tmp_path, content, cause):
+    path = tmp_path / "bad.pyth"
+    if isinstance(content, str):
+        content = _truncated(tmp_path, legacy=content.endswith("legacy"))
+    path.write_bytes(content)
+    cfg = _cfg(tmp_path, CHECKPOINT_FILE_PATH=str(path))
+    model = Tiny()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(cu.UnreadableCheckpointError) as err:
+        cu.load_train_checkpoint(cfg, model, _sgd(model))
+    assert str(err.value).startswith(
+        f"{path} (TRAIN.CHECKPOINT_FILE_PATH) is not a readable PyTorch checkpoint ({cause}"
+    )
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    cfg.TEST.CHECKPOINT_FILE_PATH = str(path)
+    with pytest.raises(cu.UnreadableCheckpointError, match=r"\(TEST.CHECKPOINT_FILE_PATH\)"):
+        cu.load_test_checkpoint(cfg, Tiny())
+
+
+def test_missing_checkpoint_file_names_the_key(tmp_path):
+    cfg = _cfg(tmp_path, CHECKPOINT_FILE_PATH=str(tmp_path / "absent.pyth"))
+    with pytest.raises(FileNotFoundError, match=r"absent.pyth \(TRAIN.CHECKPOINT_FILE_PATH\)"):
+        cu.load_train_checkpoint(cfg, Tiny(), _sgd(Tiny()))
+
+
+def test_auto_resume_falls_back_to_an_older_readable_checkpoint(tmp_path, caplog):
+    cfg = _cfg(tmp_path)
+    torch.manual_seed(0)
+    older = Tiny()
+    older_path = cu.save_checkpoint(cfg.OUTPUT_DIR, older, _sgd(older), 1, cfg)
+    newest = cu.save_checkpoint(cfg.OUTPUT_DIR, Tiny(), None, 2, cfg, iteration=5)
+    with open(newest, "r+b") as f:
+        f.truncate(100)  # damaged after saving (disk, copy)
+    model = Tiny()
+    assert cu.load_train_state(cfg, model, _sgd(model)) == cu.TrainStart(2, 0, older_path)
+    assert _same_state(model, older)
+    assert f"Skipping unreadable checkpoint {newest}" in caplog.text
+    assert os.path.exists(newest), "an unreadable checkpoint is never deleted"
+
+    with open(older_path, "wb") as f:
+        f.write(b"not a checkpoint")
+    with pytest.raises(cu.UnreadableCheckpointError) as err:
+        cu.load_train_state(cfg, Tiny(), _sgd(Tiny()))
+    message = str(err.value)
+    assert cu.get_checkpoint_dir(cfg.OUTPUT_DIR) in message
+    assert os.path.basename(newest) in message and os.path.basename(older_path) in message
+
+
+def test_mismatch_advice_fits_where_the_checkpoint_came_from(tmp_path):
+    """TRAIN.CHECKPOINT_PARTIAL is advised only where it acts: TRAIN.CHECKPOINT_FILE_PATH."""
+    cfg = _cfg(tmp_path)
+    cu.save_checkpoint(cfg.OUTPUT_DIR, Tiny(num_classes=7), None, 0, cfg)
+    with pytest.raises(ValueError) as err:
+        cu.load_train_state(cfg, Tiny(), _sgd(Tiny()))
+    assert "(auto-resume checkpoint in OUTPUT_DIR)" in str(err.value)
+    assert "TRAIN.AUTO_RESUME False" in str(err.value)
+    assert "CHECKPOINT_PARTIAL" not in str(err.value)
+
+    cfg.TEST.CHECKPOINT_FILE_PATH = str(tmp_path / "test.pyth")
+    torch.save({"epoch": 0, "model_state": Tiny(num_classes=7).state_dict()},
+               cfg.TEST.CHECKPOINT_FILE_PATH)
+    with pytest.raises(ValueError) as err:
+        cu.load_test_checkpoint(cfg, Tiny())
+    assert "(TEST.CHECKPOINT_FILE_PATH) does not match" in str(err.value)
+    assert "different model or config" in str(err.value)
+    assert "CHECKPOINT_PARTIAL" not in str(err.value)
 
 
 def test_ddp_wrapped_models_and_rank_gating(tmp_path, monkeypatch):

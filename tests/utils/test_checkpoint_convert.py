@@ -277,3 +277,56 @@ def test_every_real_slowfast_parameter_has_a_caffe2_name():
     wrong = [k for k in names if caffe2_to_pyslowfast_name(_to_caffe2(k)) != k]
     assert not wrong, wrong[:20]
     assert any(".pathway1_" in k for k in names) and any("_fuse." in k for k in names)
+
+
+def test_pyth_loaded_as_caffe2_names_the_file_and_the_type_key(tmp_path):
+    from slowfast_atfr.config.defaults import get_cfg
+    from slowfast_atfr.utils import checkpoint as cu
+
+    path = str(tmp_path / "x3d.pyth")
+    torch.save({"epoch": 0, "model_state": _tiny_slowfast().state_dict()}, path)
+    cfg = get_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path / "job")
+    cfg.TRAIN.CHECKPOINT_FILE_PATH, cfg.TRAIN.CHECKPOINT_TYPE = path, "caffe2"
+    model = _tiny_slowfast()
+    with pytest.raises(cu.UnreadableCheckpointError) as err:
+        cu.load_train_checkpoint(cfg, model, torch.optim.SGD(model.parameters(), lr=0.1))
+    message = str(err.value)
+    assert message.startswith(
+        f"{path} (TRAIN.CHECKPOINT_FILE_PATH) is not a readable Caffe2 checkpoint ("
+    )
+    assert message.endswith("set TRAIN.CHECKPOINT_TYPE pytorch")
+    cfg.TEST.CHECKPOINT_FILE_PATH, cfg.TEST.CHECKPOINT_TYPE = path, "caffe2"
+    with pytest.raises(cu.UnreadableCheckpointError, match="set TEST.CHECKPOINT_TYPE pytorch"):
+        cu.load_test_checkpoint(cfg, _tiny_slowfast())
+
+
+@pytest.mark.parametrize(
+    "blob, cause",
+    [
+        (eval, "forbidden global __builtin__.eval in pickle"),
+        (np.array([1, "a"], dtype=object), "refusing structured/object numpy dtype"),
+    ],
+)
+def test_unsafe_caffe2_pickle_names_the_file(tmp_path, blob, cause):
+    path = _write_caffe2(tmp_path, {"pred_b": blob})
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path, _tiny_slowfast(), convert_from_caffe2=True)
+    message = str(err.value)
+    assert message.startswith(f"{path} is not a readable Caffe2 checkpoint (")
+    assert cause in message and "CHECKPOINT_TYPE" not in message
+
+
+def test_string_blob_is_refused_by_name(tmp_path):
+    path = _write_caffe2(tmp_path, {"pred_w": np.zeros((5, 6), np.float32), "pred_b": "hi"})
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(path, _tiny_slowfast(), convert_from_caffe2=True)
+    assert str(err.value) == f"{path}: Caffe2 blob 'pred_b' is not numeric (str 'hi')"
+    with pytest.raises(ValueError, match="'lab' is not numeric"):
+        convert_caffe2_blobs({"lab": np.array(["a", "b"])})
+
+
+def test_big_endian_and_bool_blobs_convert():
+    state = convert_caffe2_blobs({"pred_b": np.arange(3, dtype=">f4"), "m": np.array([True])})
+    assert torch.equal(state["head.projection.bias"], torch.tensor([0.0, 1.0, 2.0]))
+    assert state["m"].dtype == torch.bool

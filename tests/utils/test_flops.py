@@ -209,13 +209,14 @@ def test_cost_table_equals_brute_force_on_real_models(config, opts, frames, crop
     assert len(seen) >= 2, f"the clips should get different B': {seen}"
 
 
-# Published single-view GFLOPs (PYSLOWFAST_NOTES.md; ATFR paper for the last two), one
+# Published single-view GFLOPs (X3D and SlowFast papers, PySlowFast's model zoo; ATFR paper
+# for the last two), one
 # multiply-add = 1 FLOP, batch 1: (config, frames, crop, GFLOPs, convention, params in M).
 # Convention: X3D and the Kinetics SlowFast figures are conv + linear ("conv"). The model-zoo
 # figures of I3D 8x8 R50 (37.3) and SSv2 SlowFast 16x8 R50 (132.1) are fvcore's default
 # count with batch norm ("bn": 37.27 and 132.13 here); conv + linear gives 37.10 and 131.42,
 # 0.5% lower. X3D-XL: 36.65 is upstream's code with the XL factors; the X3D paper's 35.84 is
-# 2.2% lower (see PYSLOWFAST_NOTES.md).
+# 2.2% lower (BENCHMARKS.md, GFLOPs section).
 _PUBLISHED = [
     ("Kinetics/X3D_XS.yaml", 4, 160, 0.60, "conv", 3.794),
     ("Kinetics/X3D_S.yaml", 13, 160, 1.96, "conv", 3.794),

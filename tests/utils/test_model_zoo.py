@@ -117,3 +117,16 @@ def test_cached_path_layout(tmp_path):
     expected = tmp_path / "dl.fbaipublicfiles.com" / "pyslowfast" / "x3d_models" / "x3d_s.pyth"
     assert model_zoo.cached_path(url, str(tmp_path)) == str(expected)
     assert model_zoo.is_url(url) and not model_zoo.is_url(str(expected))
+
+
+def test_errors_name_the_config_key(server, tmp_path):
+    key = "TEST.CHECKPOINT_FILE_PATH"
+    with pytest.raises(FileNotFoundError, match=rf"nope.pyth \({key}\) does not exist"):
+        model_zoo.fetch(str(tmp_path / "nope.pyth"), origin=key)
+    path = tmp_path / "w.pyth"
+    path.write_bytes(b"weights")
+    with pytest.raises(ValueError, match=rf"sha256 mismatch for {path} \({key}\)"):
+        model_zoo.fetch(str(path), sha256="1" * 64, origin=key)
+    url = f"{server.base}/zoo/absent.pyth"
+    with pytest.raises(OSError, match=rf"could not download {url} \({key}\)"):
+        model_zoo.fetch(url, cache_dir=str(tmp_path / "cache"), origin=key)

@@ -84,10 +84,13 @@ def test_unknown_key_in_override_names_key_and_closest(tmp_path):
         load_config(parse_args(["--cfg", path, "ATFR.KERNELS", "linear"]), path)
 
 
-def test_odd_override_list(tmp_path):
+def test_odd_override_list_names_the_key_without_value(tmp_path):
     path = _write(tmp_path / "a.yaml", "{}\n")
-    with pytest.raises(ValueError, match="KEY VALUE pairs"):
+    with pytest.raises(ValueError, match="'SOLVER.BASE_LR' has no value.*KEY VALUE pairs"):
         load_config(parse_args(["--cfg", path, "SOLVER.BASE_LR"]), path)
+    odd = ["SOLVER.MAX_EPOCH", "TRAIN.BATCH_SIZE", "2"]  # the epoch count was forgotten
+    with pytest.raises(ValueError, match="'SOLVER.MAX_EPOCH' has no value.*'TRAIN.BATCH_SIZE'"):
+        load_config(parse_args(["--cfg", path, *odd]), path)
 
 
 def test_group_given_a_value(tmp_path):
@@ -112,6 +115,12 @@ def test_base_inheritance(tmp_path):
     cfg = load_config(parse_args(["--cfg", child]), child)
     assert cfg.SOLVER.BASE_LR == 0.2  # the child wins
     assert cfg.SOLVER.MAX_EPOCH == 7 and cfg.ATFR.EMBED_DIM == 4  # inherited
+
+
+def test_missing_base_file_names_the_file_that_refers_to_it(tmp_path):
+    child = _write(tmp_path / "child.yaml", "_BASE_: nothere.yaml\n")
+    with pytest.raises(FileNotFoundError, match=r"nothere\.yaml \(the _BASE_ of .*child\.yaml\)"):
+        load_config(parse_args(["--cfg", child]), child)
 
 
 def test_unknown_key_in_a_base_file_names_the_base(tmp_path):

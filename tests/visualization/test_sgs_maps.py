@@ -4,28 +4,18 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.image import imread
+from tiny_x3d import tiny_x3d_cfg
 
-from slowfast_atfr.config.defaults import get_cfg
 from slowfast_atfr.models import build_model
 from slowfast_atfr.visualization.sgs_maps import capture_sgs_maps, render_sgs_figure
 
 
 def _tiny_cfg(atfr=True, data_dir=""):
-    cfg = get_cfg()
-    cfg.NUM_GPUS = 0
-    cfg.MODEL.ARCH, cfg.MODEL.MODEL_NAME, cfg.MODEL.NUM_CLASSES = "x3d", "X3D", 2
-    cfg.RESNET.TRANS_FUNC = "x3d_transform"
-    cfg.X3D.DIM_C1, cfg.X3D.DIM_C5 = 8, 32
-    # Depthwise conv3d is very slow on CPU; dense 3x3x3 convs keep the test fast.
-    cfg.X3D.CHANNELWISE_3x3x3 = False
-    cfg.DATA.INPUT_CHANNEL_NUM = [3]
+    cfg = tiny_x3d_cfg(atfr)
     cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE = 8, 1
     cfg.DATA.TEST_CROP_SIZE = cfg.DATA.TRAIN_CROP_SIZE = 32
     cfg.DATA.PATH_TO_DATA_DIR = data_dir
     cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS = 1, 1
-    cfg.ATFR.ENABLED = atfr
-    cfg.ATFR.PATHWAYS, cfg.ATFR.NUM_BINS_TRAIN = [True], [-1]
-    cfg.ATFR.NUM_BINS_TEST, cfg.ATFR.BLOCK_LENGTH = [-1], [0]
     return cfg
 
 
