@@ -6,7 +6,8 @@
 Mean GFLOPs per clip (exact, over BENCHMARK.NUM_CLIPS test clips), parameters, inference
 clips/s, training s/iteration and peak memory; NUM_GPUS 0 runs on the CPU. Writes
 OUTPUT_DIR/benchmark.json and benchmark.md; the last line printed is one JSON object.
-Set TEST.CHECKPOINT_FILE_PATH to measure the ATFR model with trained weights.
+The ATFR model gets the weights a test run would load (TEST.CHECKPOINT_FILE_PATH, else
+OUTPUT_DIR's newest checkpoint, else TRAIN.CHECKPOINT_FILE_PATH); both files name them.
 """
 
 import json
@@ -22,7 +23,7 @@ from slowfast_atfr.utils.parser import load_config, parse_args  # noqa: E402
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args(description=__doc__)
     for path in args.cfg_files:
         result = run_benchmark(assert_and_infer_cfg(load_config(args, path)))
     print(json.dumps(result, sort_keys=True))

@@ -17,7 +17,7 @@ from slowfast_atfr.utils.parser import parse_args  # noqa: E402
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args(description=__doc__)
     args.opts = (args.opts or []) + ["DEMO.ENABLE", "True"]
     run_net(args, jobs=("demo",))
 

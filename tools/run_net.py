@@ -18,7 +18,7 @@ from slowfast_atfr.utils.parser import parse_args  # noqa: E402
 
 
 def main() -> None:
-    run_net(parse_args())
+    run_net(parse_args(description=__doc__))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ PREDICTIONS = "video_predictions.pyth"
 # Keys are relative settings (B = T/4 of the paper's T = 32 is B = 8), so that a row of our
 # tables faces the analogous row of the paper's.
 PAPER = {
+    "measure": {"magnitude": [69.6, None], "angular": [68.5, None],
+                "spherical": [68.7, None]},
     "kernel": {"linear": [69.6, None], "kronecker": [68.9, None]},
     "embed_dim": {"1": [67.3, None], "4": [68.4, None], "8": [69.6, None], "16": [64.7, None]},
     "bins_train": {"T/4": [64.7, 4.2], "T/2": [64.7, 5.5], "T": [69.6, 14.0]},
@@ -53,6 +55,8 @@ PAPER = {
 ABLATIONS = {
     "bins_test": "Table A.4: number of bins B at test only (trained with B = T)",
     "frames": "Table 4: frames x stride changed at inference (trained with T x r)",
+    "measure": "Table 1: similarity measure (angular and spherical with L = 3, the paper's "
+               "4x8 and 2x4x4 bins)",
     "kernel": "Table 2: sampling kernel",
     "embed_dim": "Table 3: dimension L of the similarity space",
     "placement": "Table 6: stage after which SGS runs (paper: X3D-S on Mini-Kinetics)",
@@ -119,6 +123,10 @@ def ablation_settings(name: str, frames: int, rate: int) -> List[Setting]:
         return _bins_settings(name, frames)
     if name == "frames":
         return _frames_settings(frames, rate)
+    if name == "measure":
+        return [("magnitude", "atfr", "magnitude")] + [
+            (measure, Run(f"measure_{measure}", ["ATFR.MEASURE", measure, "ATFR.EMBED_DIM", "3"]),
+             measure) for measure in ("angular", "spherical")]
     if name == "kernel":
         return [("linear", "atfr", "linear"),
                 ("kronecker", Run("kernel_kronecker", ["ATFR.KERNEL", "kronecker"]), "kronecker")]

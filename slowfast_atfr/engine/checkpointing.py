@@ -32,7 +32,15 @@ def load_into(trainer: "Trainer", path: str) -> dict:
     checkpoint = cu.read_checkpoint(path, origin=cu.FROM_RESUME)
     state = bn_helper.to_model_bn_state(cu.convert_names(checkpoint, caffe2=False),
                                         trainer.model)
-    cu.load_state(trainer.model, state, partial=False, source=path, origin=cu.FROM_RESUME)
+    if not cu.load_state(trainer.model, state, partial=False, source=path,
+                         origin=cu.FROM_RESUME):
+        # Only a baseline's checkpoint lacks the sampler: another model's run folder.
+        raise ValueError(
+            f"Cannot resume from {path}: it has no ATFR sampler parameters (a run without "
+            "ATFR wrote it), so OUTPUT_DIR holds another model's checkpoints. Use a new "
+            "OUTPUT_DIR, or TRAIN.AUTO_RESUME False with TRAIN.CHECKPOINT_FILE_PATH to "
+            "initialise from it."
+        )
     if checkpoint.get("optimizer_state"):
         trainer.optimizer.load_state_dict(checkpoint["optimizer_state"])
     if checkpoint.get("scaler_state"):

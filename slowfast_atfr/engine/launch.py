@@ -45,6 +45,7 @@ def launch_job(cfg: CfgNode, init_method: str, func: Job) -> None:
     machine and joins `init_method` as shard SHARD_ID of NUM_SHARDS; a single process runs
     `func` directly without a process group.
     """
+    du.check_devices(cfg)
     if du.launched_by_torchrun():
         local_rank = int(os.environ["LOCAL_RANK"])
         if cfg.NUM_GPUS > 0:

@@ -22,12 +22,13 @@ __all__ = ["BORDER_WEIGHT", "KERNELS", "SGS", "build_sampler", "similarity_guide
 # with 0.5: the mean of the tent over its support, i.e. the weight an interior frame gets on
 # average; 0 would lose the frame, 1 would rank it above a frame at the bin centre.
 BORDER_WEIGHT = 0.5
-# Width, in bins, of the band next to a border where the weight ramps down from BORDER_WEIGHT
-# to Eq. 6 (weight = max(Eq. 6, BORDER_WEIGHT * (1 - distance / BORDER_BAND))). Without it the
-# weight would jump from 0.5 on the border to ~0 one rounding error away: frames of a static
-# clip, whose deltas tie at the max up to float rounding, would get 0.5 or ~0 depending on
-# the batch they run in. Beyond the band (and so everywhere but within ~4% of a bin width of a
-# border) the weight is exactly Eq. 6.
+# Width, in bins, of the band next to a border where the weight's value ramps down from
+# BORDER_WEIGHT to Eq. 6 (value = max(Eq. 6, BORDER_WEIGHT * (1 - distance / BORDER_BAND))).
+# Without it the weight would jump from 0.5 on the border to ~0 one rounding error away:
+# frames of a static clip, whose deltas tie at the max up to float rounding, would get 0.5 or
+# ~0 depending on the batch they run in. Beyond the band (everywhere but within ~4% of a bin
+# width of a border) the value is exactly Eq. 6. The gradient w.r.t. delta is Eq. 8
+# everywhere, the band included (the ramp changes the value only).
 BORDER_BAND = 0.05
 # Sampling kernels: "linear" (Eq. 6, default) and "kronecker" (Eq. 5).
 KERNELS = ("linear", "kronecker")
@@ -71,7 +72,8 @@ def _linear_factors(
     delta: torch.Tensor, q: torch.Tensor, idx: torch.Tensor, scale: torch.Tensor,
     zero_gamma: torch.Tensor,
 ) -> torch.Tensor:
-    """Eq. 6 weight of each frame in its own bin, per dimension, with Eq. 8 as its gradient.
+    """Eq. 6 weight of each frame in its own bin, per dimension, with exactly Eq. 8 as its
+    gradient (also in the border band, whose ramp changes the value only).
 
     Args:
         delta: `[G, T, K]` similarity values (carry the gradient).
@@ -85,11 +87,15 @@ def _linear_factors(
     # d(weight)/d(delta) is +1/gamma for beta_b - gamma < delta <= beta_b, else -1/gamma (Eq. 8).
     sign = torch.where(2 * q > centre, 1.0, -1.0).to(q.dtype)
     tent = 1 - sign * (2 * delta * scale - centre)  # 1 - |delta - beta_b| / gamma (Eq. 6)
-    # Near a border (q within BORDER_BAND of an integer) the ramp takes over where it exceeds
-    # the tent: continuous in delta, BORDER_WEIGHT exactly on the border.
-    distance = (delta * scale - q.round()).abs()
+    # Near a border (q within BORDER_BAND of an integer) the ramp's value takes over where it
+    # exceeds the tent: continuous in delta, BORDER_WEIGHT exactly on the border. Its slope
+    # (5x Eq. 8's, towards the border) is not used: the gradient stays the tent's (Eq. 8).
+    distance = (q - q.round()).abs()
     ramp = (BORDER_WEIGHT * (1 - distance / BORDER_BAND)).clamp_min(0)
-    weight = torch.maximum(ramp, tent)
+    weight = tent + (torch.maximum(ramp, tent.detach()) - tent).detach()
+    # Exactly on a border Eq. 8 is 0 (its intervals are open): e.g. the largest delta, which
+    # sets gamma.
+    weight = torch.where(distance == 0, weight.detach(), weight)
     return torch.where(zero_gamma, torch.ones_like(weight), weight)  # gamma = 0: B' = 1
 
 

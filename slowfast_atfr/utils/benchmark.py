@@ -32,11 +32,12 @@ import math
 import os
 import resource
 import time
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils import logging
 from slowfast_atfr.utils.cpu_allocator import retain_freed_memory, return_freed_memory
 
@@ -225,33 +226,29 @@ def time_training(step: Callable[[Batch], None], batches: Sequence[Batch], warmu
     return (time.perf_counter() - start) / len(batches)
 
 
-def _device(cfg: CfgNode) -> torch.device:
-    if cfg.NUM_GPUS > 0:
-        if not torch.cuda.is_available():
-            raise ValueError(f"NUM_GPUS={cfg.NUM_GPUS} but CUDA is not available; set NUM_GPUS 0 "
-                             "to benchmark on the CPU.")
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
+def build_variants(cfg: CfgNode) -> Tuple[Dict[str, Tuple[CfgNode, torch.nn.Module]],
+                                          Optional[str]]:
+    """({"baseline": (cfg, model) with ATFR.ENABLED False, "atfr": (cfg, model) with True},
+    the checkpoint the ATFR model was loaded from or None).
 
-
-def build_variants(cfg: CfgNode) -> Dict[str, Tuple[CfgNode, torch.nn.Module]]:
-    """{"baseline": (cfg, model) with ATFR.ENABLED False, "atfr": (cfg, model) with True}."""
+    The ATFR model gets the weights a test run would use (TEST.CHECKPOINT_FILE_PATH, else
+    OUTPUT_DIR's newest checkpoint, else TRAIN.CHECKPOINT_FILE_PATH): its B', and so its
+    cost, depends on them. The baseline's cost does not depend on its weights.
+    """
     from slowfast_atfr.models import build_model
-    from slowfast_atfr.utils.checkpoint_load import load_checkpoint
+    from slowfast_atfr.utils.checkpoint import load_test_checkpoint
 
-    variants = {}
+    variants, checkpoint = {}, None
     for name, enabled in VARIANTS:
         variant = cfg.clone()
         variant.defrost()
         variant.ATFR.ENABLED = enabled
         torch.manual_seed(cfg.RNG_SEED)
         model = build_model(variant)
-        if enabled and cfg.TEST.CHECKPOINT_FILE_PATH:
-            load_checkpoint(cfg.TEST.CHECKPOINT_FILE_PATH, model,
-                            sha256=cfg.TEST.CHECKPOINT_SHA256 or None,
-                            cache_dir=cfg.MODEL_ZOO_CACHE_DIR or None)
+        if enabled:
+            checkpoint = load_test_checkpoint(cfg, model)
         variants[name] = (variant, model)
-    return variants
+    return variants, checkpoint
 
 
 def _inference_model(model: torch.nn.Module, optimize: bool,
@@ -287,13 +284,13 @@ def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
     """
     from slowfast_atfr.utils.flops import params_count
 
-    device = _device(cfg)
+    device = du.device_of(cfg)
     bench = cfg.BENCHMARK
     if bench.NUM_CLIPS < 1 or bench.WARMUP_ITERS < 0:
         raise ValueError(f"BENCHMARK.NUM_CLIPS={bench.NUM_CLIPS} must be >= 1 and "
                          f"BENCHMARK.WARMUP_ITERS={bench.WARMUP_ITERS} >= 0.")
     batches = make_batches(load_clips(cfg, bench.NUM_CLIPS), bench.BATCH_SIZE, device)
-    variants = build_variants(cfg)
+    variants, checkpoint = build_variants(cfg)
     names = [name for name, _ in VARIANTS]
     results = {}
     for name, (_, model) in variants.items():
@@ -335,7 +332,7 @@ def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
         "optimized_for_inference": bench.OPTIMIZE_FOR_INFERENCE,
         "retained_freed_memory": retained,
         "input_shapes": [list(x.shape[1:]) for x in batches[0][0]],
-        "checkpoint": cfg.TEST.CHECKPOINT_FILE_PATH or None,
+        "checkpoint": checkpoint,
         **results,
         "ratios": ratios(results["baseline"], results["atfr"]),
     }
@@ -374,7 +371,8 @@ def to_markdown(result: Dict[str, Any]) -> str:
              f"{result['batch_size']}; memory: {result['memory_method']}; inference "
              f"{'optimized' if result['optimized_for_inference'] else 'as built'}; freed "
              f"memory {'retained' if result['retained_freed_memory'] else 'returned'} "
-             "while timing.", "",
+             "while timing. ATFR weights: "
+             f"{result['checkpoint'] or 'random (no checkpoint found)'}.", "",
              "| metric | baseline | +ATFR | ATFR / baseline |", "|---|---|---|---|"]
     base, atfr = result["baseline"], result["atfr"]
     for label, key, fmt in _ROWS:

@@ -172,7 +172,7 @@ def reconcile_shapes(
         inflation: inflate 2D kernels [O, I, H, W] (or T=1 kernels) to the model's
             [O, I, T, H, W] by repeating over T and dividing by T.
     Returns:
-        A new dict; tensors that still do not fit are left as they are for `load` to report.
+        A new dict; tensors that still do not fit are left as they are for `load_state` to report.
     """
     out = {}
     for key, value in state.items():

@@ -28,10 +28,18 @@ def init_process_group(
     """Join the process group of `num_shards` machines with `local_world_size` ranks each."""
     world_size = local_world_size * num_shards
     rank = shard_id * local_world_size + local_rank
-    dist.init_process_group(
-        backend=backend, init_method=init_method, world_size=world_size, rank=rank,
-        timeout=datetime.timedelta(minutes=30),
-    )
+    try:
+        dist.init_process_group(
+            backend=backend, init_method=init_method, world_size=world_size, rank=rank,
+            timeout=datetime.timedelta(minutes=30),
+        )
+    except RuntimeError as err:  # DistNetworkError is one
+        if "EADDRINUSE" not in str(err) and "address already in use" not in str(err).lower():
+            raise
+        raise RuntimeError(
+            f"--init_method {init_method}: the port is in use (another run on this machine?); "
+            "pass a free one, e.g. --init_method tcp://localhost:29533."
+        ) from err
 
 
 def get_world_size() -> int:
@@ -110,8 +118,20 @@ def processes_per_machine(cfg: CfgNode) -> int:
     return cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
 
 
+def check_devices(cfg: CfgNode) -> None:
+    """Raise, naming NUM_GPUS, when it asks for more CUDA devices than this machine has."""
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if cfg.NUM_GPUS > available:
+        raise ValueError(
+            f"NUM_GPUS={cfg.NUM_GPUS} but this machine has {available} CUDA device(s)"
+            f"{'' if torch.backends.cuda.is_built() else ' (this torch is built without CUDA)'}"
+            "; set NUM_GPUS 0 to run on the CPU (NUM_CPU_PROCESSES sets its processes)."
+        )
+
+
 def device_of(cfg: CfgNode) -> torch.device:
     """The device this process computes on: its CUDA device when NUM_GPUS > 0, else CPU."""
+    check_devices(cfg)
     if cfg.NUM_GPUS > 0:
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")

@@ -13,10 +13,18 @@ from slowfast_atfr.config.checks import closest_keys
 from slowfast_atfr.config.defaults import get_cfg
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse `--cfg FILE [FILE ...]`, distributed flags and trailing KEY VALUE overrides."""
+def parse_args(argv: Optional[Sequence[str]] = None,
+               description: Optional[str] = None) -> argparse.Namespace:
+    """Parse `--cfg FILE [FILE ...]`, distributed flags and trailing KEY VALUE overrides.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+        description: the tool's `--help` text (its module docstring).
+    """
     parser = argparse.ArgumentParser(
-        description="Train, test and run the demo of a slowfast_atfr video model."
+        description=description or "Train, test and run the demo of a slowfast_atfr video "
+                                   "model.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--shard_id", default=0, type=int, help="Index of this machine.")
     parser.add_argument("--num_shards", default=1, type=int, help="Number of machines.")
@@ -28,7 +36,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--cfg", dest="cfg_files", nargs="+", default=["configs/Demo/RESNET3D18_ATFR.yaml"],
         help="One or more config files; as in PySlowFast, each is a separate run (its own "
-             "train/test jobs), one after the other, with the same KEY VALUE overrides.",
+             "train/test jobs), one after the other, with the same KEY VALUE overrides "
+             "(default: %(default)s).",
     )
     parser.add_argument(
         "opts", default=None, nargs=argparse.REMAINDER,

@@ -91,6 +91,11 @@ def load_run(output_dir: str, name: str = "", split: str = "test") -> Dict[str, 
     log = os.path.join(output_dir, logging.JSON_STATS_FILE)
     final = final_test_stats(read_json_stats(log)) if os.path.isfile(log) else None
     stats = read_atfr_stats(output_dir, split)
+    if final is None and stats is None:
+        raise FileNotFoundError(
+            f"{output_dir} holds no run results: neither {logging.JSON_STATS_FILE} with a "
+            f"final test record nor atfr_stats_{split}.json (is it a run's OUTPUT_DIR?)."
+        )
     enabled = _atfr_enabled(output_dir)
     if enabled is None:
         enabled = stats is not None

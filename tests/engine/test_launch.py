@@ -1,5 +1,7 @@
 """launch_job: a single process runs in place; torchrun's env:// launch is detected."""
 
+import pytest
+import torch
 import torch.distributed as dist
 from engine_tiny import tiny_cfg
 from ports import free_port
@@ -32,3 +34,13 @@ def test_processes_per_machine(tmp_path):
     assert processes_per_machine(cfg) == 2
     cfg.NUM_GPUS = 4
     assert processes_per_machine(cfg) == 4
+
+
+def test_gpus_asked_for_but_not_there_is_a_clear_error(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    cfg = tiny_cfg(tmp_path)
+    cfg.NUM_GPUS = 1
+    with pytest.raises(ValueError, match="NUM_GPUS=1 but this machine has 0 CUDA device.*"
+                                         "set NUM_GPUS 0"):
+        launch_job(cfg, "tcp://localhost:1", lambda cfg: None)

@@ -165,3 +165,11 @@ def test_auto_resume_skips_a_damaged_newest_checkpoint(tmp_path, caplog):
     # Resumed from epoch 1's checkpoint: epoch 2 was trained again (its file rewritten), then 3.
     assert torch.load(newest, weights_only=True)["epoch"] == 1
     assert torch.load(cu.get_last_checkpoint(str(tmp_path)), weights_only=True)["epoch"] == 2
+
+
+def test_resuming_another_models_checkpoint_names_the_problem(tmp_path):
+    Trainer(tiny_cfg(tmp_path, **{"SOLVER.MAX_EPOCH": 1, "TRAIN.EVAL_PERIOD": 5})).train()
+    atfr = tiny_cfg(tmp_path, **{"SOLVER.MAX_EPOCH": 2, "TRAIN.EVAL_PERIOD": 5,
+                                 "ATFR.ENABLED": True, "ATFR.PATHWAYS": [True]})
+    with pytest.raises(ValueError, match="no ATFR sampler parameters.*Use a new OUTPUT_DIR"):
+        Trainer(atfr).train()

@@ -146,15 +146,44 @@ def test_eq8_gradient_wrt_delta(b):
 
 def test_eq8_gradcheck_with_fixed_maximum():
     # gamma is a constant for autograd (Eq. 8), so check against finite differences while
-    # the maximum frame (which sets gamma) is held fixed.
+    # the maximum frame (which sets gamma) is held fixed. The deltas keep 0.1 bin widths
+    # away from the borders, where the ramp's value (not Eq. 6) would differ from Eq. 8.
     x = torch.randn(2, 3, 6, 2, 2, dtype=F64, requires_grad=True)
-    rest = torch.rand(2, 5, 2, dtype=F64, requires_grad=True)
+    bins = torch.tensor([2.0, 3.0], dtype=F64)
+    position = torch.randint(0, 2, (2, 5, 2)) + 0.1 + 0.8 * torch.rand(2, 5, 2, dtype=F64)
+    rest = (position * 1.5 / bins).requires_grad_()
     top = torch.full((2, 1, 2), 1.5, dtype=F64)
 
     def fn(x, rest):
         return similarity_guided_sampling(x, torch.cat([rest, top], dim=1), (2, 3))[0]
 
     assert torch.autograd.gradcheck(fn, (x, rest))
+
+
+def test_eq8_holds_in_the_border_band():
+    # gamma = 1 (max 4, B = 2). delta = 1.99 is 0.005 bins left of the border between bins 1
+    # and 2: the ramp sets its value (about 0.45, not Eq. 6's 0.01), but its gradient is
+    # Eq. 8's -1/gamma (right of beta_1 = 1), not the ramp's slope towards the border.
+    delta = torch.tensor([[0.5, 1.99, 4.0]], dtype=F64, requires_grad=True)
+    out, _ = similarity_guided_sampling(_frames([1.0, 1.0, 1.0]), delta, 2)
+    ramp = BORDER_WEIGHT * (1 - 0.005 / BORDER_BAND)
+    assert float(out[0, 0, 0].detach()) == pytest.approx(0.5 + ramp)  # Eq. 6 for delta = 0.5
+    out[0, 0, 0].sum().backward()
+    torch.testing.assert_close(delta.grad, torch.tensor([[1.0, -1.0, 0.0]], dtype=F64))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_the_largest_delta_gets_no_gradient(dtype):
+    # It sits on the right border of the last bin, where Eq. 8 is 0, whatever float rounding
+    # does to delta / (2 gamma).
+    torch.manual_seed(0)
+    delta = (torch.rand(500, 8, dtype=dtype) * 3).requires_grad_()
+    x = torch.randn(500, 2, 8, 1, 1, dtype=dtype)
+    out, _ = similarity_guided_sampling(x, delta, 4)
+    out.sum().backward()
+    top = delta.detach().argmax(dim=1)
+    assert not delta.grad.gather(1, top[:, None]).any()
+    assert delta.grad.abs().sum() > 0
 
 
 def test_kronecker_gradients():

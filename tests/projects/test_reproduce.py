@@ -158,3 +158,19 @@ def test_a_finished_job_is_reused_only_with_the_same_digest(tmp_path, reproduce)
     reproduce.record_result(out, "abc", ["RNG_SEED", "1"], {"top1": 50.0})
     assert reproduce.finished_result(out, "abc") == {"top1": 50.0}
     assert reproduce.finished_result(out, "abd") is None
+
+
+@pytest.mark.parametrize("ablation", ["measure", "kernel", "embed_dim", "placement",
+                                      "bins_train", "bins_test", "frames"])
+def test_every_ablation_setting_has_a_paper_row_and_a_valid_config(ablation, reproduce):
+    from slowfast_atfr.config.defaults import assert_and_infer_cfg
+    from slowfast_atfr.utils.parser import load_config
+
+    assert set(reproduce.ABLATIONS) == set(reproduce.PAPER)
+    config = os.path.join(reproduce.ROOT, "configs", "Demo", "RESNET3D18_ATFR.yaml")
+    settings = reproduce.ablation_settings(ablation, 16, 2)
+    # Each faces the paper's table (the frames ablation's baseline rows have no paper row).
+    assert {key for _, _, key in settings} >= set(reproduce.PAPER[ablation])
+    for _, run, _ in settings:
+        if isinstance(run, reproduce.Run):
+            assert_and_infer_cfg(load_config(argparse.Namespace(opts=run.overrides), config))

@@ -92,10 +92,26 @@ def test_ratios_and_markdown():
                                   "input_shapes": [[3, 8, 32, 32]], "batch_size": 2,
                                   "memory_method": "linux_vmhwm", "baseline": base,
                                   "optimized_for_inference": True, "atfr": atfr,
-                                  "retained_freed_memory": True, "ratios": r})
+                                  "retained_freed_memory": True, "ratios": r,
+                                  "checkpoint": None})
     assert "| mean GFLOPs per clip | 2 | 1 | 0.500 |" in text
+    assert "ATFR weights: random (no checkpoint found)" in text
     assert "[3.25]" in text and "GFLOPs saved: 50.0%" in text
     assert "inference optimized" in text and "freed memory retained" in text
+
+
+def test_the_atfr_model_gets_the_weights_a_test_run_would_use(tmp_path):
+    from slowfast_atfr.utils import checkpoint as cu
+
+    cfg = tiny_x3d_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path)
+    assert benchmark.build_variants(cfg)[1] is None  # nothing to load: random weights
+    trained = build_model(cfg)
+    path = cu.save_checkpoint(str(tmp_path), trained, None, 0, cfg)
+    variants, checkpoint = benchmark.build_variants(cfg)  # OUTPUT_DIR's newest, as in test
+    assert checkpoint == path
+    for key, value in trained.state_dict().items():
+        torch.testing.assert_close(variants["atfr"][1].state_dict()[key], value, msg=key)
 
 
 def test_cuda_request_without_cuda_is_an_error():

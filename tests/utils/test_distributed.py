@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -70,3 +71,14 @@ def test_two_process_gloo_training_keeps_ranks_identical(tmp_path):
     assert lines[0]["num_samples"] == 16  # 2 ranks x 8 clips per epoch
     assert lines[-1]["videos_scored"] == lines[-1]["videos_expected"] == 8
     assert lines[-1]["clips_seen"] == 16
+
+
+def test_a_port_in_use_names_init_method():
+    with socket.socket() as taken:
+        taken.bind(("localhost", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"--init_method tcp://localhost:{port}: the port "
+                                               "is in use"):
+            du.init_process_group(local_rank=0, local_world_size=2, shard_id=0, num_shards=1,
+                                  init_method=f"tcp://localhost:{port}", backend="gloo")

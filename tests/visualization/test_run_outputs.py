@@ -70,3 +70,9 @@ def test_load_run_takes_gflops_from_the_test_record(tmp_path):
 def test_load_run_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing"):
         run_outputs.load_run(str(tmp_path / "missing"))
+
+
+def test_load_run_of_a_folder_without_results_says_so(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no run results.*OUTPUT_DIR"):
+        run_outputs.load_run(str(tmp_path / "empty"))
