@@ -48,6 +48,13 @@ def _per_pathway(cfg: CfgNode, key: str, count: int) -> None:
             f"{key}={values} needs one value per pathway ({count} pathways for "
             f"MODEL.ARCH={cfg.MODEL.ARCH!r})."
         )
+    # Extra values (two-pathway defaults on a one-pathway model) are cut; a cut value that
+    # differs from the kept ones was meant for a pathway that does not exist.
+    if any(v not in values[:count] for v in values[count:]):
+        raise ValueError(
+            f"{key}={values} has more values than MODEL.ARCH={cfg.MODEL.ARCH!r} has pathways "
+            f"({count}), and the extra ones differ; give {count} value(s)."
+        )
     cfg[group][name] = values[:count]
 
 

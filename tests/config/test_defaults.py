@@ -65,9 +65,14 @@ def test_single_pathway_lists_are_cut_to_one_value():
     cfg = get_cfg()
     cfg.MODEL.ARCH = "x3d"
     cfg.RESNET.TRANS_FUNC = "x3d_transform"
+    cfg.ATFR.NUM_BINS_TRAIN = [16, 16]
+    checked = assert_and_infer_cfg(cfg.clone())
+    assert list(checked.ATFR.NUM_BINS_TRAIN) == [16] and list(checked.ATFR.PATHWAYS) == [True]
+    # A second value that differs was meant for a pathway X3D does not have: not dropped
+    # silently.
     cfg.ATFR.NUM_BINS_TRAIN = [16, 4]
-    cfg = assert_and_infer_cfg(cfg)
-    assert list(cfg.ATFR.NUM_BINS_TRAIN) == [16] and list(cfg.ATFR.PATHWAYS) == [True]
+    with pytest.raises(ValueError, match=r"ATFR.NUM_BINS_TRAIN=\[16, 4\] has more values"):
+        assert_and_infer_cfg(cfg)
 
 
 @pytest.mark.parametrize(
