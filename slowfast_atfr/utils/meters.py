@@ -50,9 +50,13 @@ class TensorboardWriter:
 
         self.writer = SummaryWriter(log_dir=log_dir)
 
-    def add_scalars(self, scalars: Dict[str, float], step: int) -> None:
+    def add_scalars(self, scalars: Dict[str, Any], step: int) -> None:
+        """Numbers as they are; a per-pathway list (mean_bprime) as `key/pathway<p>`."""
         for key, value in scalars.items():
-            if isinstance(value, (int, float)):
+            if isinstance(value, (list, tuple)):
+                for p, item in enumerate(value):
+                    self.add_scalars({f"{key}/pathway{p}": item}, step)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.writer.add_scalar(key, value, step)
         self.writer.flush()
 

@@ -118,10 +118,18 @@ def test_missing_data_directory_names_the_path(tmp_path):
 
 
 def test_tensorboard_scalars_are_written(tmp_path):
-    cfg = tiny_cfg(tmp_path, **{"TENSORBOARD.ENABLE": True, "SOLVER.MAX_EPOCH": 1})
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = tiny_cfg(tmp_path, **{"TENSORBOARD.ENABLE": True, "SOLVER.MAX_EPOCH": 1,
+                                "ATFR.ENABLED": True, "ATFR.PATHWAYS": [True]})
     Trainer(cfg).train()
     files = os.listdir(tmp_path / "runs")
     assert any(name.startswith("events.out.tfevents") for name in files)
+    events = EventAccumulator(str(tmp_path / "runs"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert {"train/loss", "train/top1_err", "val/top1_acc"} <= set(tags)
+    assert "train/mean_bprime/pathway0" in tags and "val/mean_bprime/pathway0" in tags
 
 
 @pytest.mark.parametrize("separately", [True, False])
