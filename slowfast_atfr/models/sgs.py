@@ -92,10 +92,10 @@ def _linear_factors(
     # (5x Eq. 8's, towards the border) is not used: the gradient stays the tent's (Eq. 8).
     distance = (q - q.round()).abs()
     ramp = (BORDER_WEIGHT * (1 - distance / BORDER_BAND)).clamp_min(0)
-    weight = tent + (torch.maximum(ramp, tent.detach()) - tent).detach()
-    # Exactly on a border Eq. 8 is 0 (its intervals are open): e.g. the largest delta, which
-    # sets gamma.
-    weight = torch.where(distance == 0, weight.detach(), weight)
+    value = torch.maximum(ramp, tent.detach())
+    # Adds 0 to the value and the tent's gradient to it, except exactly on a border, where
+    # Eq. 8 is 0 (its intervals are open): e.g. the largest delta, which sets gamma.
+    weight = value + torch.where(distance > 0, tent - tent.detach(), torch.zeros_like(tent))
     return torch.where(zero_gamma, torch.ones_like(weight), weight)  # gamma = 0: B' = 1
 
 

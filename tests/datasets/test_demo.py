@@ -134,20 +134,23 @@ def test_a_larger_test_split_extends_the_smaller_one(tmp_path):
         assert a.shape == b.shape and abs(a - b).mean() < 2.0  # other content: tens
 
 
+def _recording_make(calls):
+    """A make_demo_dataset that records (root, kwargs) and writes only the list files."""
+    def make(root, **kwargs):
+        calls.append((root, kwargs))
+        for name in ("train.csv", "val.csv", "test.csv"):
+            open(os.path.join(root, name), "w").close()
+    return make
+
+
 def test_ensure_demo_dataset_passes_the_test_split_size_and_writes_once(tmp_path, monkeypatch):
     from slowfast_atfr.datasets import demo
 
     calls = []
-
-    def fake_make(root, **kwargs):
-        calls.append(kwargs)
-        for name in ("train.csv", "val.csv", "test.csv"):
-            open(os.path.join(root, name), "w").close()
-
-    monkeypatch.setattr(demo, "make_demo_dataset", fake_make)
+    monkeypatch.setattr(demo, "make_demo_dataset", _recording_make(calls))
     demo.ensure_demo_dataset(str(tmp_path), test_videos_per_class=50)
     demo.ensure_demo_dataset(str(tmp_path), test_videos_per_class=50)
-    assert calls == [{"num_classes": 8, "test_videos_per_class": 50}]
+    assert [kwargs for _, kwargs in calls] == [{"num_classes": 8, "test_videos_per_class": 50}]
 
 
 def test_ensure_demo_dataset_never_writes_into_a_users_folder(tmp_path, monkeypatch):
@@ -172,12 +175,6 @@ def test_ensure_demo_dataset_redoes_an_interrupted_demo_write(tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         demo.ensure_demo_dataset(str(tmp_path))
     calls = []
-
-    def complete(root, **kwargs):
-        calls.append(root)
-        for name in ("train.csv", "val.csv", "test.csv"):
-            open(os.path.join(root, name), "w").close()
-
-    monkeypatch.setattr(demo, "make_demo_dataset", complete)
+    monkeypatch.setattr(demo, "make_demo_dataset", _recording_make(calls))
     demo.ensure_demo_dataset(str(tmp_path))  # the folder is the demo's: written again
-    assert calls == [str(tmp_path)]
+    assert [root for root, _ in calls] == [str(tmp_path)]
