@@ -10,7 +10,8 @@ from slowfast_atfr.utils.distributed import processes_per_machine
 from slowfast_atfr.utils.misc import num_pathways
 
 _STAGES = ("stem", "res2", "res3", "res4")
-_EVAL_BATCHING = ("grouped", "padded")
+_TRAIN_BATCHING = ("packed", "padded")
+_EVAL_BATCHING = ("grouped", "packed", "padded")
 _KERNELS = ("linear", "kronecker")
 _MEASURES = ("magnitude", "angular", "spherical", "mean_distance")
 _SIMILARITY_NETS = ("conv", "mlp_bn")
@@ -88,6 +89,7 @@ def _check_atfr(cfg: CfgNode) -> None:
     _choice("ATFR.KERNEL", cfg.ATFR.KERNEL, _KERNELS)
     _choice("ATFR.MEASURE", cfg.ATFR.MEASURE, _MEASURES)
     _choice("ATFR.SIMILARITY_NET", cfg.ATFR.SIMILARITY_NET, _SIMILARITY_NETS)
+    _choice("ATFR.TRAIN_BATCHING", cfg.ATFR.TRAIN_BATCHING, _TRAIN_BATCHING)
     _choice("ATFR.EVAL_BATCHING", cfg.ATFR.EVAL_BATCHING, _EVAL_BATCHING)
     if cfg.ATFR.EMBED_DIM < 1:
         raise ValueError(f"ATFR.EMBED_DIM={cfg.ATFR.EMBED_DIM} must be >= 1.")

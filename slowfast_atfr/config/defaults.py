@@ -226,10 +226,15 @@ _C.ATFR.SIMILARITY_NET = "conv"
 # reads detached features, so f_s learns from Eq. 8 and the backbone from Eq. 7 only; True
 # made from-scratch training unstable in our runs (BENCHMARKS.md).
 _C.ATFR.SIMILARITY_INPUT_GRAD = False
-# How eval runs clips of different B' after the sampler; both give each clip its lone
+# How training runs clips of different B' after the sampler; both give the same logits,
+# gradients and BN statistics. "packed": each pathway's valid frames back to back in one
+# tensor, so time and activation memory follow the sum of the B'; "padded": one masked
+# tensor padded to the batch's longest clip (the earlier path, kept for comparison).
+_C.ATFR.TRAIN_BATCHING = "packed"
+# How eval runs clips of different B' after the sampler; all give each clip its lone
 # result. "grouped": one call per distinct length, compute follows the sum of the lengths.
-# "padded": one masked call on the batch padded to its longest clip; fewer calls, so faster
-# on tiny inputs where per-call overhead outweighs the padding (e.g. the 32 px demo).
+# "packed": one call on the clips packed back to back, compute follows the sum of the
+# lengths too. "padded": one masked call on the batch padded to its longest clip.
 _C.ATFR.EVAL_BATCHING = "grouped"
 
 # ---------------------------------------------------------------------------- #

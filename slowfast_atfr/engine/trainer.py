@@ -6,7 +6,6 @@ in train and eval and sets `temporal_lengths` [N, P] (or None without ATFR).
 """
 
 import itertools
-from contextlib import nullcontext
 from typing import List, Optional
 
 import torch
@@ -15,9 +14,8 @@ from fvcore.common.config import CfgNode
 from slowfast_atfr.datasets import loader as data_loader
 from slowfast_atfr.engine import checkpointing, hooks
 from slowfast_atfr.engine.setup import default_setup
+from slowfast_atfr.engine.train_step import TrainStep
 from slowfast_atfr.models import build_model
-from slowfast_atfr.models.losses import get_loss_func
-from slowfast_atfr.models.optimizer import construct_optimizer
 from slowfast_atfr.utils import bn_helper, env, logging, metrics, misc
 from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils.flops import params_count
@@ -70,7 +68,6 @@ class Trainer:
             self.multigrid.init_multigrid(cfg)
             if cfg.MULTIGRID.LONG_CYCLE:
                 self.multigrid.update_long_cycle(cfg, 0)
-        self.loss_fn = get_loss_func(cfg.MODEL.LOSS_FUNC)
         self.writer = build_tensorboard_writer(cfg)
         self.hooks = default_hooks() if hook_list is None else hook_list
         for hook in self.hooks:
@@ -89,9 +86,8 @@ class Trainer:
             logger.info("Model %s: %.3f M parameters.", type(model).__name__,
                         params_count(model) / 1e6)
         self.model = du.place_model(cfg, model)
-        self.optimizer = construct_optimizer(self.model, cfg)
-        use_scaler = cfg.TRAIN.MIXED_PRECISION and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+        self.step = TrainStep.from_cfg(cfg, self.model)
+        self.optimizer, self.scaler = self.step.optimizer, self.step.scaler
         self.train_loader = data_loader.construct_loader(cfg, "train")
         self.val_loader = data_loader.construct_loader(cfg, "val")
         self._precise_bn_loader = None
@@ -112,13 +108,6 @@ class Trainer:
     def is_eval_epoch(self) -> bool:
         return misc.is_period_epoch(self.epoch, self.cfg.TRAIN.EVAL_PERIOD,
                                     self.cfg.SOLVER.MAX_EPOCH)
-
-    def autocast(self):
-        """fp16 autocast on CUDA, bf16 on CPU, when TRAIN.MIXED_PRECISION."""
-        if not self.cfg.TRAIN.MIXED_PRECISION:
-            return nullcontext()
-        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
-        return torch.autocast(self.device.type, dtype=dtype)
 
     def _call(self, stage: str) -> None:
         for hook in self.hooks:
@@ -164,45 +153,17 @@ class Trainer:
             self.train_meter.iter_tic()
 
     def run_step(self, inputs: List[torch.Tensor], labels: torch.Tensor) -> None:
-        """Forward, finite-loss check, backward (scaled), clipping, optimizer step, stats."""
+        """The shared TrainStep, with the finite-loss check and the meters' statistics."""
         inputs, labels = misc.to_device(inputs, self.device), labels.to(self.device)
-        with self.autocast():
-            logits = self.model(inputs)
-        loss = self.loss_fn(logits.float(), labels)
+        logits, loss = self.step.forward(inputs, labels)
         top1, top5 = metrics.topk_errors(logits.detach(), labels, (1, 5))
         stats = torch.tensor([loss.detach().item(), top1, top5], device=self.device)
         du.all_reduce([stats], average=True)
         misc.check_finite_loss(stats[0], self.epoch, self.iteration)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self._clip_gradients()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        self.step.update(loss)
         self.train_meter.update_stats(
             float(stats[1]), float(stats[2]), float(stats[0]), self.lr,
             labels.shape[0] * du.get_world_size(), self._mean_bprime())
-
-    def _clip_gradients(self) -> None:
-        solver = self.cfg.SOLVER
-        if solver.CLIP_GRAD_L2NORM <= 0 and solver.CLIP_GRAD_VAL <= 0:
-            return
-        self.scaler.unscale_(self.optimizer)
-        params = [p for p in self.model.parameters() if p.grad is not None]
-        if solver.CLIP_GRAD_VAL > 0:
-            torch.nn.utils.clip_grad_value_(params, solver.CLIP_GRAD_VAL)
-        if solver.CLIP_GRAD_L2NORM > 0:
-            for group in self._clip_groups(params):
-                torch.nn.utils.clip_grad_norm_(group, solver.CLIP_GRAD_L2NORM)
-
-    def _clip_groups(self, params: List[torch.Tensor]) -> List[List[torch.Tensor]]:
-        """The parameter groups whose norms are clipped apart: all, or sampler and the rest."""
-        sampler = du.unwrap_model(self.model).sampler
-        if sampler is None or not self.cfg.SOLVER.CLIP_GRAD_SAMPLER_SEPARATELY:
-            return [params]
-        in_sampler = {id(p) for p in sampler.parameters()}
-        groups = ([p for p in params if id(p) not in in_sampler],
-                  [p for p in params if id(p) in in_sampler])
-        return [group for group in groups if group]
 
     def _mean_bprime(self) -> Optional[List[float]]:
         lengths = du.unwrap_model(self.model).temporal_lengths
@@ -216,7 +177,7 @@ class Trainer:
         self.val_meter.reset()
         for inputs, labels, _, _ in self.val_loader:
             inputs, labels = misc.to_device(inputs, self.device), labels.to(self.device)
-            with self.autocast():
+            with self.step.autocast():
                 logits = self.model(inputs)
             top1, top5 = metrics.topk_errors(logits.float(), labels, (1, 5))
             stats = torch.tensor([top1, top5], device=self.device)

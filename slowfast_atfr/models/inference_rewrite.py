@@ -34,8 +34,7 @@ class FoldedNorm(nn.Module):
     """Stands where a folded BatchNorm was: keeps padded frames of a batch at zero."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lengths = varlen.active_lengths(x.shape[2]) if x.dim() == 5 else None
-        return varlen.zero_padding(x, lengths)
+        return varlen.zero_invalid(x)
 
 
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn,
@@ -49,23 +48,33 @@ class OneDnnConv3d(nn.Conv3d):
     conv) to slow generic kernels; `torch.ops.mkldnn._convolution_pointwise` always runs
     oneDNN and applies `activation` while writing the output, saving one pass over it.
     Elsewhere (CUDA, the meta device of FLOP counting, fvcore's tracing, autograd, a torch
-    without oneDNN) it is the plain convolution followed by the activation.
+    without oneDNN) it is the plain convolution followed by the activation. On a packed
+    variable-length batch the border correction of a temporal convolution comes before the
+    activation, so this module applies it itself.
     """
 
     activation = "none"  # or "relu"; set per instance by optimize_for_inference
+    varlen_fixes_own_boundaries = True
 
     def _use_onednn(self, x: torch.Tensor) -> bool:
         return (_ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32
                 and not torch.is_grad_enabled() and not torch.jit.is_tracing())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._use_onednn(x):
-            return torch.ops.mkldnn._convolution_pointwise(
+        layout = varlen.layout_of(x) if self.kernel_size[0] > 1 else None
+        fix = layout is not None and layout.packed
+        onednn = self._use_onednn(x)
+        fused = onednn and not fix
+        if onednn:
+            y = torch.ops.mkldnn._convolution_pointwise(
                 x.contiguous(memory_format=_CHANNELS_LAST), self.weight, self.bias,
                 list(self.padding), list(self.stride), list(self.dilation), self.groups,
-                self.activation, [], "")
-        y = super().forward(x)
-        return F.relu(y) if self.activation == "relu" else y
+                self.activation if fused else "none", [], "")
+        else:
+            y = super().forward(x)
+        if fix:
+            y = varlen.fix_packed_boundaries(self, x, y)
+        return F.relu(y) if self.activation == "relu" and not fused else y
 
 
 def _onednn_compatible(conv: nn.Module) -> bool:

@@ -11,9 +11,12 @@ from slowfast_atfr.models import varlen
 class Nonlocal(nn.Module):
     """x + bn(conv_out(attention(conv_theta(x), conv_phi(x'), conv_g(x')))).
 
-    x' is x max-pooled by `pool_size` (keys and values only). Inside a varlen lengths
-    context, keys in padded frames get no weight, so a clip attends to its own frames only.
+    x' is x max-pooled by `pool_size` (keys and values only). On a padded varlen batch,
+    keys in padded frames get no weight, so a clip attends to its own frames only; a packed
+    batch runs it padded (`varlen_runs_padded`).
     """
+
+    varlen_runs_padded = "non-local attention over a clip's frames"
 
     def __init__(self, *, dim: int, dim_inner: int, pool_size: Optional[Sequence[int]] = None,
                  instantiation: str = "softmax", zero_init_final_norm: bool = True,

@@ -17,25 +17,6 @@ from slowfast_atfr.models.varlen import VarLenBatchNorm3d
 _NORM_TYPES = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
 
 
-def _masked_moments(x: torch.Tensor, lengths, groups: int):
-    """Per-group, per-channel (mean [G, C], var [G, C], count [G, 1]) over valid frames.
-
-    Sample i of x [N, C, T, H, W] belongs to group i % groups (PySlowFast's sub-batches).
-    """
-    n, c, t, h, w = x.shape
-    if lengths is None:
-        mask = x.new_ones(n, 1, t, 1, 1)
-    else:
-        mask = varlen.valid_mask(lengths.to(x.device), t).to(x.dtype)[:, None, :, None, None]
-    xs = x.view(n // groups, groups, c, t, h, w)
-    ms = mask.view(n // groups, groups, 1, t, 1, 1)
-    count = ms.sum(dim=(0, 3, 4, 5)).view(groups, 1) * h * w
-    mean = (xs * ms).sum(dim=(0, 3, 4, 5)) / count
-    centred = (xs - mean.view(1, groups, c, 1, 1, 1)) * ms
-    var = centred.pow(2).sum(dim=(0, 3, 4, 5)) / count
-    return mean, var, count
-
-
 class SubBatchNorm3d(nn.Module):
     """BatchNorm whose training statistics come from `num_splits` sub-batches (multigrid).
 
@@ -69,59 +50,46 @@ class SubBatchNorm3d(nn.Module):
         self.bn.running_var.copy_(variances.mean(0) + (means - mean).pow(2).mean(0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [N, C, T, H, W] with N divisible by num_splits in training."""
-        lengths = varlen.active_lengths(x.shape[2])
+        """x [N, C, T, H, W] (or a varlen batch of N clips) with N divisible by num_splits
+        in training."""
+        layout = varlen.layout_of(x)
         if not self.training:
             x = self.bn(x)
-        else:
-            if x.shape[0] % self.num_splits != 0:
-                raise ValueError(f"Batch size {x.shape[0]} must be divisible by "
-                                 f"BN.NUM_SPLITS={self.num_splits}.")
-            x = self._split_forward(x, lengths)
-        if self.affine:
-            x = x * self.weight.view(-1, 1, 1, 1) + self.bias.view(-1, 1, 1, 1)
-        return varlen.zero_padding(x, lengths)
-
-    def _split_forward(self, x: torch.Tensor, lengths) -> torch.Tensor:
-        n, c = x.shape[:2]
-        mean, var, count = _masked_moments(x, lengths, self.num_splits)
-        split_bn = self.split_bn
-        if split_bn.track_running_stats:
-            split_bn._update_running_stats(mean.reshape(-1), var.reshape(-1),
-                                           count.expand(-1, c).reshape(-1))
-        shape = (n // self.num_splits, self.num_splits, c) + x.shape[2:]
-        scale = torch.rsqrt(var + split_bn.eps).view(1, self.num_splits, c, 1, 1, 1)
-        y = (x.view(shape) - mean.view(1, self.num_splits, c, 1, 1, 1)) * scale
-        return y.view_as(x)
+            if self.affine:
+                x = x * self.weight.view(-1, 1, 1, 1) + self.bias.view(-1, 1, 1, 1)
+            return varlen.zero_invalid(x)
+        clips = varlen.num_clips(x)
+        if clips % self.num_splits != 0:
+            raise ValueError(f"Batch size {clips} must be divisible by "
+                             f"BN.NUM_SPLITS={self.num_splits}.")
+        weight, bias = (self.weight, self.bias) if self.affine else (None, None)
+        y, moments = varlen.batch_norm_frames(
+            x, varlen.frame_groups(x, layout, self.num_splits), self.num_splits, weight, bias,
+            self.split_bn.eps)
+        varlen.update_running_stats(self.split_bn, moments)
+        return y
 
 
 class SyncBatchNorm3d(VarLenBatchNorm3d):
-    """VarLenBatchNorm3d whose training statistics are summed over all processes.
+    """VarLenBatchNorm3d whose training statistics are combined over all processes.
 
     Unlike PySlowFast's NaiveSyncBatchNorm3d it always reduces over the whole default process
     group (BN.NUM_SYNC_DEVICES and BN.GLOBAL_SYNC are not read), which is what multigrid
-    needs to keep MULTIGRID.BN_BASE_SIZE samples per statistic or more. Falls back to local
-    statistics without torch.distributed. Same state dict as nn.BatchNorm3d.
+    needs to keep MULTIGRID.BN_BASE_SIZE samples per statistic or more. The backward pass
+    sums the statistics' gradients over the processes too (varlen.batch_norm_frames).
+    Falls back to local statistics without torch.distributed. Same state dict as
+    nn.BatchNorm3d.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         synced = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
         if not (self.training and synced):
             return super().forward(x)
-        lengths = varlen.active_lengths(x.shape[2])
-        mean, var, count = _masked_moments(x, lengths, 1)
-        stats = torch.cat([mean[0] * count[0], (var[0] + mean[0].pow(2)) * count[0], count[0]])
-        dist.all_reduce(stats)
-        c = x.shape[1]
-        total = stats[2 * c:]
-        mean = stats[:c] / total
-        var = (stats[c:2 * c] / total - mean.pow(2)).clamp(min=0)
-        if self.track_running_stats:
-            self._update_running_stats(mean, var, total)
-        y = (x - mean.view(1, -1, 1, 1, 1)) * torch.rsqrt(var + self.eps).view(1, -1, 1, 1, 1)
-        if self.affine:
-            y = y * self.weight.view(1, -1, 1, 1, 1) + self.bias.view(1, -1, 1, 1, 1)
-        return varlen.zero_padding(y, lengths)
+        y, moments = varlen.batch_norm_frames(
+            x, varlen.frame_groups(x, varlen.layout_of(x), 1), 1, self.weight, self.bias,
+            self.eps, process_group=dist.group.WORLD)
+        varlen.update_running_stats(self, moments)
+        return y
 
 
 def get_norm(name: str = "batchnorm", *, num_splits: int = 1) -> Callable[..., nn.Module]:

@@ -232,7 +232,7 @@ class ResStage(nn.Module):
         if group == 1:
             return nln(x)
         n, c, t, h, w = x.shape
-        if varlen.active_lengths(t) is not None:
+        if varlen.layout_of(x) is not None:
             raise ValueError(f"NONLOCAL.GROUP={group} folds time into the batch, which "
                              "ATFR's variable-length training does not support; use 1.")
         if t % group != 0:

@@ -16,6 +16,9 @@ from slowfast_atfr.models import varlen
 SAMPLER_STAGES = ("stem", "res2", "res3", "res4")
 
 Step = Callable[[List[torch.Tensor]], object]
+# ATFR.TRAIN_BATCHING / EVAL_BATCHING values -> how the layers after the sampler run.
+_RUNS = {"packed": varlen.run_packed, "padded": varlen.run_padded,
+         "grouped": varlen.run_grouped}
 
 
 class PassThrough(nn.Module):
@@ -45,7 +48,9 @@ class VideoModel(nn.Module):
         self.sampler_stage: Optional[str] = None
         self.temporal_lengths: Optional[torch.Tensor] = None
         self.temporal_block_lengths: Optional[List[torch.Tensor]] = None
-        # ATFR.EVAL_BATCHING: how eval runs clips of different lengths ("grouped"/"padded").
+        # ATFR.TRAIN_BATCHING / EVAL_BATCHING: how training / eval run clips of different
+        # lengths after the sampler (varlen.run_packed, run_padded, run_grouped).
+        self.train_batching = "packed"
         self.eval_batching = "grouped"
 
     def stage_steps(self) -> List[Tuple[str, Step]]:
@@ -111,9 +116,8 @@ class VideoModel(nn.Module):
             return self.forward_after_sampler(xs)
         xs, lengths = self.sample(self.forward_before_sampler(xs))
         self.temporal_lengths = lengths.detach()
-        padded = self.training or self.eval_batching == "padded"
-        run = varlen.run_padded if padded else varlen.run_grouped
-        return run(self.forward_after_sampler, xs, lengths)
+        mode = self.train_batching if self.training else self.eval_batching
+        return _RUNS[mode](self.forward_after_sampler, xs, lengths)
 
 
 def attach_atfr(model: VideoModel, cfg, dims: Sequence[int]) -> None:
@@ -133,4 +137,5 @@ def attach_atfr(model: VideoModel, cfg, dims: Sequence[int]) -> None:
         for pathway, dim in enumerate(dims)
     ]
     model.attach_sampler(samplers, cfg.ATFR.STAGE)
+    model.train_batching = cfg.ATFR.TRAIN_BATCHING
     model.eval_batching = cfg.ATFR.EVAL_BATCHING

@@ -86,7 +86,7 @@ class SE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[N, C, T, H, W] -> [N, C, T, H, W]; padded frames stay zero."""
         scale = self.fc2_sig(self.fc2(self.fc1_act(self.fc1(varlen.masked_mean(x)))))
-        return x * scale
+        return x * varlen.broadcast_per_clip(scale, x)
 
 
 @register_transform("x3d_transform")
@@ -176,10 +176,7 @@ class X3DHead(nn.Module):
         if len(inputs) != 1:
             raise ValueError(f"X3DHead takes one pathway; got {len(inputs)} tensors.")
         x = self.conv_5_relu(self.conv_5_bn(self.conv_5(inputs[0])))
-        x = varlen.masked_mean(x)
-        # After global pooling every clip has one valid frame.
-        varlen.set_lengths(0, 1, torch.ones(x.shape[0], dtype=torch.int64, device=x.device))
-        x = self.lin_5(x)
+        x = self.lin_5(varlen.masked_mean(x))
         if hasattr(self, "lin_5_bn"):
             x = self.lin_5_bn(x)
         x = self.lin_5_relu(x).flatten(1)

@@ -7,11 +7,14 @@ with ATFR.ENABLED False) are measured side by side on the same real clips of the
   convolutions/linear layers only, as the published tables), over BENCHMARK.NUM_CLIPS clips;
 - parameters;
 - inference clips/s: eval, no grad, batch BENCHMARK.BATCH_SIZE, after
-  BENCHMARK.WARMUP_ITERS batches; the two models are timed alternately, best of 3 rounds,
-  so that load from other processes hits both alike; with
+  BENCHMARK.WARMUP_ITERS batches; the two models are timed alternately (`time_alternately`,
+  the timing core the scripts in benchmarks/ share), 3 rounds, median with the spread
+  recorded, so that load from other processes hits both alike; with
   BENCHMARK.OPTIMIZE_FOR_INFERENCE both are first rewritten by `optimize_for_inference`
   (BatchNorm folded, channels-last kernels on CPU), as a deployment would;
-- training iteration time: forward, loss, backward and an SGD step on the same batches;
+- training iteration time: the trainer's own step (`engine.train_step.TrainStep`: autocast
+  under TRAIN.MIXED_PRECISION, loss, scaled backward, clipping, the configured optimizer)
+  on the same batches, timed the same way;
 - on CPU with BENCHMARK.RETAIN_FREED_MEMORY, both timings run inside
   `cpu_allocator.retain_freed_memory` (glibc reuses freed activations instead of mapping
   and page-faulting them in again every batch, as jemalloc or tcmalloc would);
@@ -31,6 +34,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -88,6 +92,10 @@ def make_batches(clips: Sequence[Tuple[List[torch.Tensor], int]], batch_size: in
                   for p in range(len(chunk[0][0]))]
         batches.append((inputs, torch.tensor([c[1] for c in chunk], device=device)))
     return batches
+
+
+def _cycle(batches: Sequence[Batch], count: int) -> List[Batch]:
+    return [batches[i % len(batches)] for i in range(count)]
 
 
 def _sync(device: torch.device) -> None:
@@ -174,56 +182,84 @@ def measure_gflops(model: torch.nn.Module, batches: Sequence[Batch]) -> Dict[str
     return result
 
 
-def _cycle(batches: Sequence[Batch], count: int) -> List[Batch]:
-    return [batches[i % len(batches)] for i in range(count)]
+class Timing:
+    """Seconds of repeated runs of one thing: median and spread."""
+
+    def __init__(self, seconds: Sequence[float]) -> None:
+        if not seconds:
+            raise ValueError("Timing needs at least one measured run.")
+        self.seconds = list(seconds)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the runs."""
+        return (max(self.seconds) - min(self.seconds)) / self.median
+
+    def summary(self) -> Dict[str, Any]:
+        return {"median_s": self.median, "min_s": min(self.seconds),
+                "max_s": max(self.seconds), "spread": self.spread, "runs": len(self.seconds)}
 
 
-def time_inference(model: torch.nn.Module, batches: Sequence[Batch], warmup: int,
-                   device: torch.device) -> float:
-    """Clips per second of eval forwards over `batches`, after `warmup` batches."""
-    model.eval()
-    with torch.no_grad():
-        for inputs, _ in _cycle(batches, warmup):
-            model(inputs)
-        _sync(device)
-        start = time.perf_counter()
-        for inputs, _ in batches:
-            model(inputs)
-        _sync(device)
-    elapsed = time.perf_counter() - start
-    return sum(b[1].shape[0] for b in batches) / elapsed
+def time_alternately(runs: Dict[str, Callable[[], Any]], *, rounds: int, warmup: int,
+                     device: torch.device) -> Dict[str, Timing]:
+    """Time every run once per round, alternating between them, after `warmup` rounds.
+
+    The timing core of `tools/benchmark_net.py` and `benchmarks/`: alternating makes load
+    from other processes hit every side alike, and several rounds give a median and a spread.
+    """
+    if rounds < 1 or warmup < 0:
+        raise ValueError(f"rounds={rounds} must be >= 1 and warmup={warmup} >= 0.")
+    seconds: Dict[str, List[float]] = {name: [] for name in runs}
+    for round_index in range(warmup + rounds):
+        for name, run in runs.items():
+            _sync(device)
+            start = time.perf_counter()
+            run()
+            _sync(device)
+            if round_index >= warmup:
+                seconds[name].append(time.perf_counter() - start)
+    return {name: Timing(values) for name, values in seconds.items()}
+
+
+def inference_pass(model: torch.nn.Module, batches: Sequence[Batch]) -> Callable[[], None]:
+    """One eval forward over every batch, without gradients."""
+
+    def run() -> None:
+        model.eval()
+        with torch.no_grad():
+            for inputs, _ in batches:
+                model(inputs)
+
+    return run
 
 
 def train_step_fn(model: torch.nn.Module, cfg: CfgNode) -> Callable[[Batch], None]:
-    """One training iteration (forward, loss, backward, optimizer step) as a function."""
-    from slowfast_atfr.models.losses import get_loss_func
-    from slowfast_atfr.models.optimizer import construct_optimizer
+    """One training iteration as the trainer runs it (engine.train_step.TrainStep: forward
+    under TRAIN.MIXED_PRECISION's autocast, loss, scaled backward, SOLVER.CLIP_GRAD_*,
+    optimizer step), as a function of a batch."""
+    from slowfast_atfr.engine.train_step import TrainStep
 
-    optimizer = construct_optimizer(model, cfg)
-    loss_fn = get_loss_func(cfg.MODEL.LOSS_FUNC)
+    step = TrainStep.from_cfg(cfg, model)
 
-    def step(batch: Batch) -> None:
-        inputs, labels = batch
+    def run(batch: Batch) -> None:
         model.train()
-        loss = loss_fn(model(inputs), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        step(*batch)
 
-    return step
+    return run
 
 
-def time_training(step: Callable[[Batch], None], batches: Sequence[Batch], warmup: int,
-                  device: torch.device) -> float:
-    """Seconds per training iteration over `batches`, after `warmup` iterations."""
-    for batch in _cycle(batches, warmup):
-        step(batch)
-    _sync(device)
-    start = time.perf_counter()
-    for batch in batches:
-        step(batch)
-    _sync(device)
-    return (time.perf_counter() - start) / len(batches)
+def training_pass(step: Callable[[Batch], None], batches: Sequence[Batch]) -> Callable[[], None]:
+    """One training iteration per batch."""
+
+    def run() -> None:
+        for batch in batches:
+            step(batch)
+
+    return run
 
 
 def build_variants(cfg: CfgNode) -> Tuple[Dict[str, Tuple[CfgNode, torch.nn.Module]],
@@ -261,17 +297,6 @@ def _inference_model(model: torch.nn.Module, optimize: bool,
     return optimize_for_inference(model, channels_last=device.type == "cpu")
 
 
-def _best_of_rounds(names: Sequence[str], measure: Callable[[str, int], float],
-                    better: Callable[[float, float], float]) -> Dict[str, float]:
-    """Run `measure(name, warmup_round)` for every name, alternately, `_ROUNDS` times."""
-    best: Dict[str, float] = {}
-    for round_index in range(_ROUNDS):
-        for name in names:
-            value = measure(name, round_index)
-            best[name] = value if name not in best else better(best[name], value)
-    return best
-
-
 def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
     """Measure the configured model with and without ATFR on the same clips, in one run.
 
@@ -296,31 +321,32 @@ def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
     for name, (_, model) in variants.items():
         logger.info("Counting per-clip GFLOPs of %s.", name)
         results[name] = {"params": params_count(model), **measure_gflops(model, batches)}
-    warmup = bench.WARMUP_ITERS
     inference_models = {name: _inference_model(model, bench.OPTIMIZE_FOR_INFERENCE, device)
                         for name, (_, model) in variants.items()}
-
-    def infer(name: str, round_index: int) -> float:
-        return time_inference(inference_models[name], batches,
-                              warmup if round_index == 0 else 0, device)
-
+    clips = sum(b[1].shape[0] for b in batches)
     retain = bench.RETAIN_FREED_MEMORY and device.type == "cpu"
     with retain_freed_memory(retain) as retained:
-        for name, value in _best_of_rounds(names, infer, max).items():
-            results[name]["infer_clips_per_s"] = value
+        for name in names:  # warm-up: BENCHMARK.WARMUP_ITERS batches each
+            inference_pass(inference_models[name], _cycle(batches, bench.WARMUP_ITERS))()
+        timings = time_alternately(
+            {name: inference_pass(inference_models[name], batches) for name in names},
+            rounds=_ROUNDS, warmup=0, device=device)
+    for name, timing in timings.items():
+        results[name]["infer_clips_per_s"] = clips / timing.median
+        results[name]["infer_timing"] = timing.summary()
     for name, model in inference_models.items():
         with torch.no_grad():
             results[name]["infer_peak_mem_mib"] = peak_memory_mib(
                 lambda m=model: m(batches[0][0]), device)
     steps = {name: train_step_fn(model, variant) for name, (variant, model) in variants.items()}
-
-    def train(name: str, round_index: int) -> float:
-        return time_training(steps[name], batches, warmup if round_index == 0 else 0, device)
-
     with retain_freed_memory(retain):
-        train_iter_s = _best_of_rounds(names, train, min)
-    for name, value in train_iter_s.items():
-        results[name]["train_iter_s"] = value
+        for step in steps.values():  # optimizer state and first-call allocations
+            training_pass(step, _cycle(batches, bench.WARMUP_ITERS))()
+        timings = time_alternately({name: training_pass(steps[name], batches) for name in names},
+                                   rounds=_ROUNDS, warmup=0, device=device)
+    for name, timing in timings.items():
+        results[name]["train_iter_s"] = timing.median / len(batches)
+        results[name]["train_timing"] = timing.summary()
         results[name]["train_peak_mem_mib"] = peak_memory_mib(
             lambda s=steps[name]: s(batches[0]), device)
     return {

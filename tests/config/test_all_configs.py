@@ -166,3 +166,66 @@ def test_config_builds_small_and_trains_one_step(config):
     extra = set(model.state_dict()) - set(baseline.state_dict())
     assert extra == {k for k in model.state_dict() if k.startswith("sampler.")} and extra
     assert set(baseline.state_dict()) <= set(model.state_dict())
+
+
+def _mixed_batch(cfg: CfgNode) -> List[torch.Tensor]:
+    """Four clips per pathway, float64: static, noise, and two that are still for part of
+    the clip, so that the sampler gives different lengths."""
+    gen = torch.Generator().manual_seed(1)
+    frames, crop = cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE
+    noise = torch.rand(3, frames, crop, crop, generator=gen, dtype=torch.float64)
+    still = noise[:, :1].expand(-1, frames, -1, -1)
+    half = torch.cat([still[:, :frames // 2], noise[:, frames // 2:]], dim=1)
+    quarter = torch.cat([still[:, :frames // 4], noise[:, frames // 4:]], dim=1)
+    multi = num_pathways(cfg) == 2
+    clips = [pack_pathway_output(v, multi, cfg.SLOWFAST.ALPHA)
+             for v in (still, noise, half, quarter)]
+    return [torch.stack([clip[p] for clip in clips]) for p in range(len(clips[0]))]
+
+
+# The configs whose layers after the sampler do not all run packed in training, and the
+# layers that run padded instead (README.md, "Training cost"). Every other ATFR config
+# trains fully packed.
+_PADDED_PARTS = {
+    "temporal stride": ("SLOWFAST", "R2PLUS1D"),
+    "non-local": ("NLN",),
+}
+_ALL_ATFR_CONFIGS = [c for c in _CONFIGS if _load(c).ATFR.ENABLED]
+
+
+@pytest.mark.parametrize("config", _ALL_ATFR_CONFIGS)
+def test_packed_training_equals_padded_training(config):
+    """ATFR.TRAIN_BATCHING packed gives padded training's logits, loss, gradients and BN
+    statistics (float64), and runs padded exactly the layers the README says."""
+    from slowfast_atfr.models import varlen
+
+    cfg = _load(config, *_small_opts(config))
+    torch.manual_seed(0)
+    model = build_model(cfg).double()
+    xs = _mixed_batch(cfg)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    results = {}
+    with varlen.recording_padded_parts() as parts:
+        for batching in ("packed", "padded"):
+            model.load_state_dict(state)
+            model.train_batching = batching
+            model.zero_grad(set_to_none=True)
+            torch.manual_seed(0)
+            logits = model.train()(xs)
+            torch.nn.functional.cross_entropy(logits, torch.arange(4) % 2).backward()
+            results[batching] = (logits.detach(), {n: p.grad for n, p in
+                                                   model.named_parameters()},
+                                 {n: b.clone() for n, b in model.named_buffers()})
+    (logits_a, grads_a, bufs_a), (logits_b, grads_b, bufs_b) = results.values()
+    torch.testing.assert_close(logits_a, logits_b, rtol=1e-7, atol=1e-9)
+    for name in grads_b:
+        scale = max(grads_b[name].abs().max().item(), 1.0)
+        torch.testing.assert_close(grads_a[name], grads_b[name], rtol=1e-7, atol=1e-9 * scale,
+                                   msg=lambda m, n=name: f"gradient of {n}: {m}")
+    for name in bufs_b:
+        torch.testing.assert_close(bufs_a[name], bufs_b[name], rtol=1e-7, atol=1e-9)
+    expected = sorted(kind for kind, names in _PADDED_PARTS.items()
+                      if any(n in os.path.basename(config) for n in names))
+    got = sorted({"non-local" if "non-local" in reason else "temporal stride"
+                  for _, reason in parts})
+    assert got == expected, (config, parts)

@@ -28,6 +28,9 @@ def test_long_and_short_cycle_schedule_trains_and_tests(tmp_path):
         "DATA.TRAIN_JITTER_SCALES": [32, 40], "TEST.NUM_ENSEMBLE_VIEWS": 1,
         "SOLVER.LR_POLICY": "steps_with_relative_lrs", "SOLVER.STEPS": [0, 2],
         "SOLVER.LRS": [1.0, 0.1], "SOLVER.MAX_EPOCH": 2, "SOLVER.BASE_LR": 0.01,
+        # Batches of one clip (BN over a few values) and libx264's run-to-run differences in
+        # the decoded frames make the loss jump; clipping keeps every run finite.
+        "SOLVER.CLIP_GRAD_L2NORM": 1.0,
         "MULTIGRID.LONG_CYCLE": True, "MULTIGRID.SHORT_CYCLE": True,
         "MULTIGRID.LONG_CYCLE_FACTORS": [(0.5, 0.5 ** 0.5), (1, 1)],
         "MULTIGRID.BN_BASE_SIZE": 2, "TRAIN.EVAL_PERIOD": 10, "TRAIN.CHECKPOINT_PERIOD": 10,

@@ -144,7 +144,7 @@ def test_sampler_gradients_are_clipped_apart_from_the_backbone(tmp_path, separat
     for p in params:  # Eq. 8 makes the sampler's gradient much larger than the rest
         p.grad = torch.full_like(p, 10.0 if id(p) in sampler else 1e-4)
     backbone_before = torch.cat([p.grad.flatten() for p in params if id(p) not in sampler])
-    trainer._clip_gradients()
+    trainer.step.clip_gradients()
 
     def norm(in_sampler):
         return torch.cat([p.grad.flatten() for p in params

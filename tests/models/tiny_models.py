@@ -147,3 +147,50 @@ def calibrate_bn(model: nn.Module, xs: List[torch.Tensor]) -> nn.Module:
     for m in norms:
         m.momentum = 0.1
     return model.eval()
+
+
+def train_pass(model: nn.Module, xs: List[torch.Tensor], batching: str, seed: int = 0):
+    """One training forward + backward with ATFR.TRAIN_BATCHING `batching`.
+
+    Returns (logits, loss, {parameter: gradient}, {buffer: value}); dropout and drop-connect
+    draw the same masks for the same `seed` whatever the batching.
+    """
+    model.train()
+    model.train_batching = batching
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)
+    logits = model(xs)
+    labels = torch.arange(logits.shape[0]) % logits.shape[1]
+    loss = nn.functional.cross_entropy(logits.float(), labels)
+    loss.backward()
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    return logits.detach(), loss.detach(), grads, buffers
+
+
+def assert_same_training(packed, padded, rtol: float, atol: float) -> None:
+    """Logits, loss, every gradient and every BN buffer of two `train_pass` results agree."""
+    (logits_a, loss_a, grads_a, bufs_a), (logits_b, loss_b, grads_b, bufs_b) = packed, padded
+    torch.testing.assert_close(logits_a, logits_b, rtol=rtol, atol=atol)
+    torch.testing.assert_close(loss_a, loss_b, rtol=rtol, atol=atol)
+    assert grads_a.keys() == grads_b.keys()
+    for name in grads_a:
+        scale = max(grads_b[name].abs().max().item(), 1.0)
+        torch.testing.assert_close(grads_a[name], grads_b[name], rtol=rtol, atol=atol * scale,
+                                   msg=lambda m, n=name: f"gradient of {n}: {m}")
+    for name in bufs_a:
+        torch.testing.assert_close(bufs_a[name], bufs_b[name], rtol=rtol, atol=atol,
+                                   msg=lambda m, n=name: f"buffer {n}: {m}")
+
+
+def relative_errors(result, reference) -> Dict[str, float]:
+    """||a - b|| / ||b|| of the logits, of all gradients together and of all buffers together
+    of two `train_pass` results."""
+
+    def joined(tensors: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([tensors[k].double().flatten() for k in sorted(tensors)])
+
+    pairs = {"logits": (result[0].double(), reference[0].double()),
+             "gradients": (joined(result[2]), joined(reference[2])),
+             "buffers": (joined(result[3]), joined(reference[3]))}
+    return {key: ((a - b).norm() / b.norm()).item() for key, (a, b) in pairs.items()}

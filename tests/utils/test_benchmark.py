@@ -66,15 +66,30 @@ def test_measure_gflops_is_the_exact_per_clip_mean():
     assert "mean_bprime" not in base
 
 
-def test_timing_and_training_step():
+def test_time_alternately_alternates_and_reports_median_and_spread():
+    calls = []
+    timings = benchmark.time_alternately(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        rounds=3, warmup=1, device=CPU)
+    assert calls == ["a", "b"] * 4  # one warm-up round, then three timed ones, alternating
+    assert [len(timings[k].seconds) for k in "ab"] == [3, 3]
+    timing = benchmark.Timing([1.0, 2.0, 4.0])
+    assert timing.median == 2.0 and timing.spread == pytest.approx(1.5)
+    assert timing.summary()["runs"] == 3
+    with pytest.raises(ValueError, match="rounds=0"):
+        benchmark.time_alternately({"a": lambda: None}, rounds=0, warmup=0, device=CPU)
+
+
+def test_training_pass_runs_the_trainers_step_and_inference_runs_in_eval():
     torch.manual_seed(0)
     cfg = tiny_x3d_cfg()
     model = build_model(cfg)
     batches = benchmark.make_batches(_clips(2), 2, CPU)
-    assert benchmark.time_inference(model, batches, 1, CPU) > 0
+    benchmark.inference_pass(model, batches)()
+    assert not model.training
     before = [p.detach().clone() for p in model.parameters()]
-    seconds = benchmark.time_training(benchmark.train_step_fn(model, cfg), batches, 0, CPU)
-    assert seconds > 0
+    benchmark.training_pass(benchmark.train_step_fn(model, cfg), batches)()
+    assert model.training
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 

@@ -1,0 +1,125 @@
+"""varlen/batchnorm.py: the one fused BatchNorm over valid frames, and VarLenBatchNorm3d."""
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from slowfast_atfr.models import varlen
+from slowfast_atfr.models.varlen import ClipLayout, VarLenBatchNorm3d
+
+LENGTHS = torch.tensor([3, 6, 1, 6])
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def _padded(lengths=LENGTHS, c=3, t=6, hw=4, dtype=torch.float32):
+    x = torch.randn(len(lengths), c, t, hw, hw, dtype=dtype)
+    return varlen.zero_padding(x, lengths)
+
+
+def _valid_frames(x, lengths):
+    """[1, C, sum(lengths), H, W]: the valid frames of every sample, concatenated in time."""
+    return torch.cat([x[i:i + 1, :, :n] for i, n in enumerate(lengths.tolist())], dim=2)
+
+
+@pytest.mark.parametrize("num_groups", [1, 2])
+def test_fused_batchnorm_gradients_equal_autograd_of_the_formula(num_groups):
+    """gradcheck in float64: the closed-form backward is the derivative of the forward."""
+    x = (_padded(c=2, hw=2, dtype=torch.float64) * 2 + 1).requires_grad_()
+    weight = torch.rand(2, dtype=torch.float64, requires_grad=True)
+    bias = torch.rand(2, dtype=torch.float64, requires_grad=True)
+    groups = varlen.frame_groups(x, ClipLayout.padded(LENGTHS, 6), num_groups)
+
+    def fn(x, weight, bias):
+        return varlen.batch_norm_frames(x, groups, num_groups, weight, bias, 1e-5)[0]
+
+    assert torch.autograd.gradcheck(fn, (x, weight, bias))
+
+
+def test_fused_batchnorm_equals_batchnorm_per_group_and_zeroes_padding():
+    x = _padded(c=3) * 3 + 1
+    layout = ClipLayout.padded(LENGTHS, 6)
+    y, (mean, var, count) = varlen.batch_norm_frames(
+        x, varlen.frame_groups(x, layout, 2), 2, None, None, 1e-5)
+    assert torch.equal(y, varlen.zero_padding(y, LENGTHS))
+    for group in range(2):
+        clips = [i for i in range(4) if i % 2 == group]
+        valid = torch.cat([x[i:i + 1, :, :LENGTHS[i]] for i in clips], dim=2)
+        ref = F.batch_norm(valid, None, None, training=True, eps=1e-5)
+        got = torch.cat([y[i:i + 1, :, :LENGTHS[i]] for i in clips], dim=2)
+        torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(mean[:, group], valid.mean(dim=(0, 2, 3, 4)))
+        torch.testing.assert_close(var[:, group], valid.var(dim=(0, 2, 3, 4), unbiased=False))
+        assert count[group] == valid[0, 0].numel()
+
+
+def test_varlen_batchnorm_train_equals_batchnorm_on_valid_frames():
+    x = _padded(c=5) * 3 + 1
+    x = x + (~varlen.valid_mask(LENGTHS, 6)).float()[:, None, :, None, None]  # padding 1
+    ours, ref = VarLenBatchNorm3d(5), nn.BatchNorm3d(5)
+    for bn in (ours, ref):
+        nn.init.uniform_(bn.weight)
+        nn.init.uniform_(bn.bias)
+    ref.load_state_dict(ours.state_dict())
+    with varlen.lengths_context([x], LENGTHS[:, None]):
+        y = ours(x)
+    y_ref = ref(_valid_frames(x, LENGTHS))
+    torch.testing.assert_close(_valid_frames(y, LENGTHS), y_ref, atol=1e-5, rtol=1e-5)
+    assert torch.equal(y, varlen.zero_padding(y, LENGTHS))  # padding stays zero
+    for key in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(ours, key), getattr(ref, key), msg=key)
+
+
+def test_varlen_batchnorm_on_a_packed_batch_is_batchnorm_on_its_frames():
+    x = _padded(c=3)
+    packed = varlen.pack(x, ClipLayout.packing(LENGTHS))
+    ours, ref = VarLenBatchNorm3d(3), nn.BatchNorm3d(3)
+    with varlen.layouts_context([ClipLayout.packing(LENGTHS)]):
+        y = ours(packed)
+    assert torch.equal(y, ref(packed))
+    torch.testing.assert_close(ours.running_var, ref.running_var)
+
+
+def test_a_packed_batch_of_one_value_per_channel_does_not_raise():
+    bn = VarLenBatchNorm3d(3)
+    x = torch.randn(1, 3, 1, 1, 1)
+    with varlen.layouts_context([ClipLayout.packing(torch.tensor([1]))]):
+        y = bn(x)
+    assert y.abs().max() < 1e-3  # (x - mean) = 0 up to rounding, as the padded path gives
+
+
+def test_varlen_batchnorm_eval_and_outside_context_equal_batchnorm():
+    x = _padded(c=5) * 2
+    ours, ref = VarLenBatchNorm3d(5), nn.BatchNorm3d(5)
+    ours.running_mean.uniform_()
+    ours.running_var.uniform_(0.5, 2.0)
+    ref.load_state_dict(ours.state_dict())
+    assert torch.allclose(ours(x), ref(x))  # no context: plain BatchNorm3d (train)
+    ours.eval()
+    ref.eval()
+    with varlen.lengths_context([x], LENGTHS[:, None]):
+        y = ours(x)
+    assert torch.allclose(y, varlen.zero_padding(ref(x), LENGTHS))
+
+
+def test_varlen_batchnorm_gradient_flows_through_valid_frames_only():
+    x = _padded(c=2).requires_grad_()
+    bn = VarLenBatchNorm3d(2)
+    with varlen.lengths_context([x], LENGTHS[:, None]):
+        F.relu(bn(x)).pow(2).sum().backward()
+    assert torch.isfinite(x.grad).all()
+    assert torch.equal(x.grad, varlen.zero_padding(x.grad, LENGTHS))
+
+
+def test_mixed_precision_input_keeps_its_dtype_and_float_parameter_gradients():
+    x = _padded(c=2).to(torch.bfloat16).requires_grad_()
+    bn = VarLenBatchNorm3d(2)
+    with varlen.lengths_context([x], LENGTHS[:, None]):
+        y = bn(x)
+    assert y.dtype == torch.bfloat16
+    y.float().sum().backward()
+    assert x.grad.dtype == torch.bfloat16 and bn.weight.grad.dtype == torch.float32

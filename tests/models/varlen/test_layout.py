@@ -1,0 +1,81 @@
+"""varlen/layout.py: where clips' frames sit, and moving them between layouts."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from slowfast_atfr.models import varlen
+from slowfast_atfr.models.varlen import ClipLayout
+
+LENGTHS = torch.tensor([3, 6, 1, 6])
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_valid_mask_and_zero_padding():
+    mask = varlen.valid_mask(LENGTHS, 6)
+    assert mask.tolist()[0] == [True] * 3 + [False] * 3
+    assert mask.sum(dim=1).tolist() == LENGTHS.tolist()
+    x = torch.randn(4, 2, 6, 3, 3)
+    z = varlen.zero_padding(x, LENGTHS)
+    for i, length in enumerate(LENGTHS.tolist()):
+        assert torch.equal(z[i, :, :length], x[i, :, :length])
+        assert not z[i, :, length:].any()
+    assert varlen.zero_padding(x, None) is x
+
+
+@pytest.mark.parametrize("kernel,stride,padding,ceil_mode", [
+    (3, 2, 1, False), (5, 1, 2, False), (2, 2, 0, False), (1, 2, 0, False), (3, 1, 0, False),
+    (3, 2, 0, True), (2, 2, 0, True),
+])
+def test_resampled_lengths_match_real_layers(kernel, stride, padding, ceil_mode):
+    pool = nn.MaxPool1d(kernel, stride, padding, ceil_mode=ceil_mode)
+    for length in range(kernel, 12):
+        expected = pool(torch.zeros(1, 1, length)).shape[-1]
+        got = varlen.resampled_lengths(torch.tensor([length]), kernel, stride, padding,
+                                       ceil_mode=ceil_mode)
+        assert got.item() == expected, (length, got.item(), expected)
+
+
+def test_dilated_resampled_lengths_match_conv():
+    conv = nn.Conv1d(1, 1, 3, stride=2, padding=2, dilation=2)
+    for length in range(1, 10):
+        expected = conv(torch.zeros(1, 1, length)).shape[-1]
+        assert varlen.resampled_lengths(torch.tensor([length]), 3, 2, 2, 2).item() == expected
+
+
+def test_frame_clip_of_both_layouts():
+    padded = ClipLayout.padded(torch.tensor([2, 3]), 4)
+    assert padded.frame_clip().tolist() == [0, 0, -1, -1, 1, 1, 1, -1]
+    packed = ClipLayout.packing(torch.tensor([2, 3, 1]))
+    assert packed.size == 6 and packed.num_clips == 3
+    assert packed.frame_clip().tolist() == [0, 0, 1, 1, 1, 2]
+
+
+def test_pack_unpack_and_repack():
+    x = varlen.zero_padding(torch.randn(4, 2, 6, 3, 3), LENGTHS)
+    layout = ClipLayout.packing(LENGTHS)
+    packed = varlen.pack(x, layout)
+    assert packed.shape == (1, 2, 16, 3, 3)
+    assert torch.equal(packed[:, :, 3:9], x[1:2, :, :6])
+    assert torch.equal(varlen.unpack(packed, layout, 6), x)
+    assert varlen.unpack(packed, layout, 7).shape == (4, 2, 7, 3, 3)
+    longer = varlen.repack(packed, layout, [4, 6, 2, 6])
+    assert longer.shape[2] == 18
+    assert torch.equal(longer[:, :, :3], packed[:, :, :3]) and not longer[:, :, 3].any()
+    assert varlen.repack(packed, layout, LENGTHS.tolist()) is packed
+
+
+def test_cross_clip_taps_are_the_reads_into_other_clips():
+    # Clips [0, 1], [2], [3, 4, 5]; kernel 3, padding 1: tap 0 reads t - 1, tap 2 reads t + 1.
+    layout = ClipLayout.packing(torch.tensor([2, 1, 3]))
+    taps = {tap: (out.tolist(), src.tolist()) for tap, out, src in layout.cross_clip_taps(3, 1, 1)}
+    assert taps == {0: ([2, 3], [1, 2]), 2: ([1, 2], [2, 3])}
+    # Kernel 5 dilation 1 padding 2: the clip of one frame is crossed by reads two away.
+    taps5 = {tap: (out.tolist(), src.tolist())
+             for tap, out, src in layout.cross_clip_taps(5, 1, 2)}
+    assert taps5[0] == ([2, 3, 4], [0, 1, 2]) and taps5[4] == ([0, 1, 2], [2, 3, 4])
+    assert layout.cross_clip_taps(3, 1, 1) is layout.cross_clip_taps(3, 1, 1)  # cached
