@@ -13,15 +13,18 @@ Prints one JSON object on the last line; the target is ratio = sgs / backbone < 
 
 import argparse
 import json
-import statistics
+import os
 import sys
-import time
 from typing import Callable, List, Tuple
 
-import torch
-from torch import nn
+# Run from a clean checkout without installing the package.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from slowfast_atfr.models.sgs import SGS
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from slowfast_atfr.models.sgs import SGS  # noqa: E402
+from slowfast_atfr.utils.benchmark import time_alternately  # noqa: E402
 
 # X3D-S stages after the stem: (output width, depth, spatial stride of the first block).
 _X3D_S_STAGES = (
@@ -112,26 +115,20 @@ def _backbone(batch: int, frames: int, size: int) -> Tuple[Callable, torch.Tenso
     return _standin_backbone().train(), stem_out, "stand-in X3D-S res2..res5"
 
 
-def _fwd_bwd_seconds(fn: Callable[[], torch.Tensor]) -> float:
-    start = time.perf_counter()
-    fn().sum().backward()
-    return time.perf_counter() - start
-
-
 def _time_both(sgs_fn: Callable[[], torch.Tensor], backbone_fn: Callable[[], torch.Tensor],
                warmup: int, iters: int, sgs_repeats: int) -> Tuple[float, float]:
-    """Median seconds of forward + backward of each, measured interleaved.
-
-    Interleaving and medians keep the ratio fair when the CPU is shared with other jobs.
+    """Median seconds of forward + backward of each, measured alternately (the timing core of
+    tools/benchmark_net.py); SGS runs `sgs_repeats` times per round (it is cheap and noisier).
     """
-    for _ in range(warmup):
-        _fwd_bwd_seconds(sgs_fn)
-        _fwd_bwd_seconds(backbone_fn)
-    sgs_times, backbone_times = [], []
-    for _ in range(iters):
-        backbone_times.append(_fwd_bwd_seconds(backbone_fn))
-        sgs_times.extend(_fwd_bwd_seconds(sgs_fn) for _ in range(sgs_repeats))
-    return statistics.median(sgs_times), statistics.median(backbone_times)
+
+    def sgs_rounds() -> None:
+        for _ in range(sgs_repeats):
+            sgs_fn().sum().backward()
+
+    timings = time_alternately({"backbone": lambda: backbone_fn().sum().backward(),
+                                "sgs": sgs_rounds}, rounds=iters, warmup=warmup,
+                               device=torch.device("cpu"))
+    return timings["sgs"].median / sgs_repeats, timings["backbone"].median
 
 
 def main() -> None:

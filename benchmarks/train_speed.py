@@ -20,12 +20,13 @@ optimizer) on the same batch, timed alternately (`utils.benchmark.time_alternate
 
 B' is set, not learned: an untrained sampler's B' says nothing about a trained one's. The
 SGS layer runs as in training (f_s, binning, merging, their backward), but its similarity
-values are a fixed pattern that gives clip i exactly B'_i bins (`--lengths`; f_s's output
-stays in the graph with weight 0). Default mixes, batch 8: the demo 3DResNet-18 at 80 px,
-T = 16 at the sampler, B' = 3 4 4 5 5 6 7 8 (mean 5.25; an 8-epoch demo checkpoint kept 5.3 on
-average, 2 to 10 per clip); X3D-S at 112 px, T = 13, B' = 3 4 5 6 6 7 7 8 (mean 5.75, i.e. the
-paper's 43% fewer GFLOPs for X3D-S). Last line: one JSON object with train_quotient and
-train_mem_ratio (of the first model measured) and every figure per model.
+values are a fixed pattern that gives clip i exactly B'_i bins
+(`utils.benchmark.FixedLengthMeasure`; f_s's output stays in the graph with weight 0).
+Default mixes, batch 8: the demo 3DResNet-18 at 80 px, T = 16 at the sampler,
+B' = 3 4 4 5 5 6 7 8 (mean 5.25; an 8-epoch demo checkpoint kept 5.3 on average, 2 to 10 per
+clip); X3D-S at 112 px, T = 13, B' = 3 4 5 6 6 7 7 8 (mean 5.75, i.e. the paper's 43% fewer
+GFLOPs for X3D-S). Last line: one JSON object with train_quotient and train_mem_ratio (of the
+first model measured) and every figure per model.
 
     python benchmarks/train_speed.py [--models demo x3d_s] [--iters 6] [--warmup 2]
         [--threads 0] [--amp] [--batching packed|padded] [--device cpu|cuda] [--no-memory]
@@ -36,7 +37,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List
 
 # Run from a clean checkout without installing the package.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,8 +48,11 @@ import torch  # noqa: E402
 from slowfast_atfr.config.defaults import assert_and_infer_cfg  # noqa: E402
 from slowfast_atfr.engine.train_step import TrainStep  # noqa: E402
 from slowfast_atfr.models import build_model  # noqa: E402
-from slowfast_atfr.models.sgs import SGS  # noqa: E402
-from slowfast_atfr.utils.benchmark import peak_memory_mib, time_alternately  # noqa: E402
+from slowfast_atfr.utils.benchmark import (  # noqa: E402
+    fix_sampler_lengths,
+    peak_memory_mib,
+    time_alternately,
+)
 from slowfast_atfr.utils.cpu_allocator import retain_freed_memory  # noqa: E402
 from slowfast_atfr.utils.flops import CostTable  # noqa: E402
 from slowfast_atfr.utils.parser import load_config, parse_args  # noqa: E402
@@ -62,31 +66,11 @@ MODELS: Dict[str, Dict[str, Any]] = {
 PARTS = ("baseline", "atfr", "fixed")
 
 
-class FixedLengthMeasure:
-    """Similarity values that give clip i exactly lengths[i] SGS bins.
-
-    Clip i's T frames get lengths[i] evenly spaced levels in frame order, so they fall into
-    lengths[i] distinct bins of B = T. The real measure's input z (f_s's output) is kept in
-    the graph with weight 0, so f_s runs and is backpropagated as in training.
-    """
-
-    def __init__(self, lengths: Sequence[int]) -> None:
-        self.lengths = list(lengths)
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        n, t = z.shape[0], z.shape[1]
-        if n != len(self.lengths) or max(self.lengths) > t:
-            raise ValueError(f"--lengths {self.lengths} needs {n} values in [1, {t}].")
-        steps = torch.arange(t, device=z.device)
-        levels = torch.stack([1 + torch.div(steps * length, t, rounding_mode="floor")
-                              for length in self.lengths])
-        return levels.to(z.dtype) + 0.0 * z.sum(dim=-1)
-
-
 def _cfg(spec: Dict[str, Any], args: argparse.Namespace, atfr: bool):
     opts = ["NUM_GPUS", "1" if args.device == "cuda" else "0",
             "DATA.NUM_FRAMES", str(spec["frames"]), "DATA.TRAIN_CROP_SIZE", str(spec["size"]),
-            "DATA.TEST_CROP_SIZE", str(spec["size"]), "TRAIN.BATCH_SIZE", str(len(spec["lengths"])),
+            "DATA.TEST_CROP_SIZE", str(spec["size"]),
+            "TRAIN.BATCH_SIZE", str(len(spec["lengths"])),
             "TRAIN.MIXED_PRECISION", str(args.amp), "ATFR.ENABLED", str(atfr),
             "ATFR.TRAIN_BATCHING", args.batching, "OUTPUT_DIR", "/tmp/train_speed"]
     return assert_and_infer_cfg(load_config(parse_args(
@@ -101,12 +85,13 @@ def _setup(spec: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
     models = {name: build_model(cfg).to(device) for name, cfg in cfgs.items()}
     shared = {k: v for k, v in models["atfr"].state_dict().items() if not k.startswith("sampler.")}
     models["baseline"].load_state_dict(shared, strict=True)
-    for sampler in models["atfr"].sampler:
-        if isinstance(sampler, SGS):
-            sampler.measure = FixedLengthMeasure(spec["lengths"])
     n, size = len(spec["lengths"]), spec["size"]
+    shape = (3, spec["frames"], size, size)
+    # Counted with the real measure: the sampler's own cost does not depend on B'.
+    table = CostTable(models["atfr"], [shape], conv_linear_only=True)
+    fix_sampler_lengths(models["atfr"], spec["lengths"])
     gen = torch.Generator().manual_seed(0)
-    xs = [torch.rand(n, 3, spec["frames"], size, size, generator=gen).to(device)]
+    xs = [torch.rand(n, *shape, generator=gen).to(device)]
     labels = (torch.arange(n) % cfgs["atfr"].MODEL.NUM_CLASSES).to(device)
     steps = {name: TrainStep.from_cfg(cfgs[name], model) for name, model in models.items()}
 
@@ -125,7 +110,7 @@ def _setup(spec: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
         sum(f.float().sum() for f in feats).backward()
         steps["baseline"].optimizer.step()
 
-    return {"device": device, "models": models, "xs": xs, "cfg": cfgs["atfr"],
+    return {"device": device, "models": models, "xs": xs, "table": table,
             "runs": {"baseline": train("baseline"), "atfr": train("atfr"), "fixed": fixed}}
 
 
@@ -158,9 +143,7 @@ def measure(model: str, args: argparse.Namespace) -> Dict[str, Any]:
     spec = MODELS[model]
     setup = _setup(spec, args)
     device, atfr = setup["device"], setup["models"]["atfr"]
-    lengths = spec["lengths"]
-    shapes = [tuple(x.shape[1:]) for x in setup["xs"]]
-    table = CostTable(atfr, shapes, conv_linear_only=True)
+    lengths, table = spec["lengths"], setup["table"]
     n = len(lengths)
     flops_atfr = sum(table.gflops((b,)) for b in lengths)
     flop_ratio = table.baseline_gflops() * n / flops_atfr

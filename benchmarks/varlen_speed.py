@@ -1,4 +1,7 @@
-"""Do fewer GFLOPs become less wall-clock? X3D-S+ATFR vs X3D-S, same weights, one CPU run.
+"""Do fewer GFLOPs become less wall-clock in inference? An ATFR model vs its twin, one CPU run.
+
+The model is X3D-S+ATFR (`--config` picks another ATFR config; its twin is the same config
+with ATFR.ENABLED False), with identical weights for the shared layers.
 
 A batch mixes static clips (one random texture repeated: identical frames) and moving clips
 (the texture shifted a few pixels per frame, plus noise). In eval mode it prints
@@ -12,10 +15,12 @@ It also prints quotient_ceiling: the quotient if the sampler cost nothing and th
 after it took exactly their FLOP share of the time. The stages before the sampler run in
 both models; where they take a larger share of the time than of the FLOPs, the ceiling is
 below 1 whatever ATFR does.
-The same three figures for the layers after the sampler alone (res3..head at full T vs
-`varlen.run_grouped` on the sampled clips) isolate what the variable-length handling
-controls: on CPU the stem and res2 (depthwise convs, batch norm at high resolution) take a
-larger share of the time than of the FLOPs, which lowers the whole-model quotient.
+The same three figures for the layers after the sampler alone (res3..head at full T vs the
+sampled clips, run as ATFR.EVAL_BATCHING says: `--batching grouped|packed|padded`) isolate
+what the variable-length handling controls: on CPU the stem and res2 (depthwise convs, batch
+norm at high resolution) take a larger share of the time than of the FLOPs, which lowers the
+whole-model quotient. The two models and the two layer stacks are timed alternately by the
+timing core of tools/benchmark_net.py (`utils.benchmark.time_alternately`).
 Both models are timed after `optimize_for_inference` (BatchNorm folded into the
 convolutions, channels-last tensors, every convolution through oneDNN with its ReLU fused),
 the CPU deployment form; --no-optimize times them as built. The timing runs inside
@@ -25,11 +30,13 @@ page-faulting them in again on the next forward, as jemalloc/tcmalloc would);
 sampler (forward hooks, a separate pass) and prints the convolutions' GMAC/s: where the
 fixed stages spend the time that lowers the ceiling.
 An untrained SGS gives B' from its random similarity network; --measure and --bins
-(ATFR.NUM_BINS_TEST) change how many frames it keeps, to show how time follows B'.
+(ATFR.NUM_BINS_TEST) change how many frames it keeps, to show how time follows B'; --lengths
+sets B' per clip instead (`utils.benchmark.FixedLengthMeasure`).
 Last line: one JSON object.
 
-    python benchmarks/varlen_speed.py [--size 160] [--frames 13] [--batch 8] [--iters 5]
-        [--static 4] [--measure magnitude] [--bins -1] [--threads 0] [--no-optimize]
+    python benchmarks/varlen_speed.py [--config configs/Kinetics/X3D_S_ATFR.yaml] [--size 160]
+        [--frames 13] [--batch 8] [--iters 5] [--static 4] [--measure magnitude] [--bins -1]
+        [--lengths B' ...] [--batching grouped] [--threads 0] [--no-optimize]
         [--no-retain-memory] [--layer-times]
 """
 
@@ -37,30 +44,38 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from typing import Any, Dict, List, Tuple
 
-import torch
+# Run from a clean checkout without installing the package.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
-from slowfast_atfr.config.defaults import assert_and_infer_cfg
-from slowfast_atfr.models import build_model, varlen
-from slowfast_atfr.models.inference_rewrite import optimize_for_inference
-from slowfast_atfr.utils.cpu_allocator import retain_freed_memory
-from slowfast_atfr.utils.flops import CostTable
-from slowfast_atfr.utils.parser import load_config, parse_args
+import torch  # noqa: E402
 
-_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "Kinetics")
+from slowfast_atfr.config.defaults import assert_and_infer_cfg  # noqa: E402
+from slowfast_atfr.models import build_model, varlen  # noqa: E402
+from slowfast_atfr.models.inference_rewrite import optimize_for_inference  # noqa: E402
+from slowfast_atfr.utils.benchmark import fix_sampler_lengths, time_alternately  # noqa: E402
+from slowfast_atfr.utils.cpu_allocator import retain_freed_memory  # noqa: E402
+from slowfast_atfr.utils.flops import CostTable  # noqa: E402
+from slowfast_atfr.utils.parser import load_config, parse_args  # noqa: E402
+
+_RUNS = {"grouped": varlen.run_grouped, "packed": varlen.run_packed,
+         "padded": varlen.run_padded}
 
 
 def _models(args: argparse.Namespace) -> Tuple[torch.nn.Module, torch.nn.Module]:
-    """(X3D-S+ATFR, X3D-S) in eval mode with identical backbone weights."""
+    """(the ATFR model, its twin without ATFR) in eval mode with identical shared weights."""
     opts = ["NUM_GPUS", "0", "DATA.NUM_FRAMES", str(args.frames),
-            "DATA.TRAIN_CROP_SIZE", str(args.size), "DATA.TEST_CROP_SIZE", str(args.size)]
-    atfr_opts = opts + ["ATFR.MEASURE", args.measure, "ATFR.NUM_BINS_TEST", f"[{args.bins}]"]
+            "DATA.TRAIN_CROP_SIZE", str(args.size), "DATA.TEST_CROP_SIZE", str(args.size),
+            "ATFR.MEASURE", args.measure, "ATFR.NUM_BINS_TEST", f"[{args.bins}]",
+            "ATFR.EVAL_BATCHING", args.batching]
     torch.manual_seed(args.seed)
-    cfgs = [assert_and_infer_cfg(load_config(parse_args(["--cfg", os.path.join(_CONFIGS, f),
-                                                         *o])))
-            for f, o in (("X3D_S_ATFR.yaml", atfr_opts), ("X3D_S.yaml", opts))]
+    cfgs = [assert_and_infer_cfg(load_config(parse_args(
+        ["--cfg", os.path.join(ROOT, args.config), *opts, "ATFR.ENABLED", str(enabled)])))
+        for enabled in (True, False)]
     atfr, baseline = build_model(cfgs[0]).eval(), build_model(cfgs[1]).eval()
     weights = {k: v for k, v in atfr.state_dict().items() if not k.startswith("sampler.")}
     baseline.load_state_dict(weights, strict=True)
@@ -82,14 +97,8 @@ def _batch(args: argparse.Namespace) -> List[torch.Tensor]:
     return [torch.stack(clips)]
 
 
-def _seconds(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def _timings(atfr, baseline, xs, args) -> Dict[str, float]:
-    """Median seconds per batch of both models, whole and after the sampler, interleaved."""
+    """Median seconds per batch of both models, whole and after the sampler, alternately."""
     feats = atfr.forward_before_sampler(xs)
     sampled, lengths = atfr.sample(feats)
     runs = {
@@ -97,16 +106,12 @@ def _timings(atfr, baseline, xs, args) -> Dict[str, float]:
         "atfr": lambda: atfr(xs),
         # The same layers (res3..head) on every clip at full T vs on the sampled clips.
         "after_full": lambda: atfr.forward_after_sampler(feats),
-        "after_sampled": lambda: varlen.run_grouped(atfr.forward_after_sampler, sampled,
-                                                    lengths),
+        "after_sampled": lambda: _RUNS[args.batching](atfr.forward_after_sampler, sampled,
+                                                      lengths),
     }
-    times: Dict[str, List[float]] = {name: [] for name in runs}
-    for i in range(args.warmup + args.iters):
-        for name, run in runs.items():
-            seconds = _seconds(run)
-            if i >= args.warmup:
-                times[name].append(seconds)
-    return {name: statistics.median(values) for name, values in times.items()}
+    timings = time_alternately(runs, rounds=args.iters, warmup=args.warmup,
+                               device=torch.device("cpu"))
+    return {name: timing.median for name, timing in timings.items()}
 
 
 def _conv_macs(module: torch.nn.Module, out: torch.Tensor) -> int:
@@ -155,6 +160,8 @@ def _layer_times(model, xs, args) -> List[Dict[str, Any]]:
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="configs/Kinetics/X3D_S_ATFR.yaml",
+                        help="an ATFR config, relative to the repository")
     parser.add_argument("--size", type=int, default=160, help="crop size S (X3D-S: 160)")
     parser.add_argument("--frames", type=int, default=13, help="frames T (X3D-S: 13)")
     parser.add_argument("--batch", type=int, default=8)
@@ -163,6 +170,10 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--measure", default="magnitude", help="ATFR.MEASURE")
     parser.add_argument("--bins", type=int, default=-1, help="ATFR.NUM_BINS_TEST (-1 = T)")
+    parser.add_argument("--lengths", type=int, nargs="+", default=None,
+                        help="B' of each clip (one per clip of --batch) instead of the measure's")
+    parser.add_argument("--batching", default="grouped", choices=sorted(_RUNS),
+                        help="ATFR.EVAL_BATCHING of the ATFR model")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-optimize", dest="optimize", action="store_false",
@@ -184,6 +195,8 @@ def main() -> None:
     xs = _batch(args)
     with torch.inference_mode():
         table = CostTable(atfr, [xs[0].shape[1:]], conv_linear_only=True)
+        if args.lengths:  # after the table: it runs the sampler on one clip
+            fix_sampler_lengths(atfr, args.lengths)
         if args.optimize:
             atfr, baseline = optimize_for_inference(atfr), optimize_for_inference(baseline)
             xs = [x.contiguous(memory_format=torch.channels_last_3d) for x in xs]
@@ -206,7 +219,8 @@ def main() -> None:
     ideal_atfr = fixed + seconds["after_full"] / flops["after"]
     ceiling = seconds["baseline"] / ideal_atfr / flops["whole"]
     result = {
-        "benchmark": "varlen_speed", "model": "X3D-S", "device": "cpu",
+        "benchmark": "varlen_speed", "config": args.config, "device": "cpu",
+        "batching": args.batching,
         "threads": torch.get_num_threads(), "optimized": args.optimize,
         "retained_freed_memory": retained, "batch": n,
         "static_clips": args.static,

@@ -48,13 +48,11 @@ class OneDnnConv3d(nn.Conv3d):
     conv) to slow generic kernels; `torch.ops.mkldnn._convolution_pointwise` always runs
     oneDNN and applies `activation` while writing the output, saving one pass over it.
     Elsewhere (CUDA, the meta device of FLOP counting, fvcore's tracing, autograd, a torch
-    without oneDNN) it is the plain convolution followed by the activation. On a packed
-    variable-length batch the border correction of a temporal convolution comes before the
-    activation, so this module applies it itself.
+    without oneDNN) it is the plain convolution followed by the activation. A temporal
+    convolution of a packed variable-length batch runs as varlen.VarLenConv3d does.
     """
 
     activation = "none"  # or "relu"; set per instance by optimize_for_inference
-    varlen_fixes_own_boundaries = True
 
     def _use_onednn(self, x: torch.Tensor) -> bool:
         return (_ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32
@@ -62,23 +60,23 @@ class OneDnnConv3d(nn.Conv3d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         layout = varlen.layout_of(x) if self.kernel_size[0] > 1 else None
-        fix = layout is not None and layout.packed
-        onednn = self._use_onednn(x)
-        fused = onednn and not fix
-        if onednn:
-            y = torch.ops.mkldnn._convolution_pointwise(
+        if layout is not None and layout.packed and layout.num_clips > 1:
+            y = varlen.packed_temporal_conv(self, x, layout, plain=self._convolve)
+            return F.relu(y) if self.activation == "relu" else y
+        return self._convolve(x, self.activation)
+
+    def _convolve(self, x: torch.Tensor, activation: str = "none") -> torch.Tensor:
+        if self._use_onednn(x):
+            return torch.ops.mkldnn._convolution_pointwise(
                 x.contiguous(memory_format=_CHANNELS_LAST), self.weight, self.bias,
                 list(self.padding), list(self.stride), list(self.dilation), self.groups,
-                self.activation if fused else "none", [], "")
-        else:
-            y = super().forward(x)
-        if fix:
-            y = varlen.fix_packed_boundaries(self, x, y)
-        return F.relu(y) if self.activation == "relu" and not fused else y
+                activation, [], "")
+        y = super().forward(x)
+        return F.relu(y) if activation == "relu" else y
 
 
 def _onednn_compatible(conv: nn.Module) -> bool:
-    return (type(conv) is nn.Conv3d and conv.padding_mode == "zeros"
+    return (type(conv) in (nn.Conv3d, varlen.VarLenConv3d) and conv.padding_mode == "zeros"
             and not isinstance(conv.padding, str))
 
 

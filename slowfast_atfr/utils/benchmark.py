@@ -225,6 +225,39 @@ def time_alternately(runs: Dict[str, Callable[[], Any]], *, rounds: int, warmup:
     return {name: Timing(values) for name, values in seconds.items()}
 
 
+class FixedLengthMeasure:
+    """Similarity values that make an SGS layer keep exactly lengths[i] maps of clip i.
+
+    Clip i's T frames get lengths[i] evenly spaced levels in frame order, so they fall into
+    lengths[i] distinct bins of B = T. The layer's own f_s output z stays in the graph with
+    weight 0, so f_s, the binning and the merge run (and backpropagate) as in training. For
+    benchmarks whose B' must not depend on untrained weights.
+    """
+
+    def __init__(self, lengths: Sequence[int]) -> None:
+        self.lengths = list(lengths)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        n, t = z.shape[0], z.shape[1]
+        if n != len(self.lengths) or not all(1 <= v <= t for v in self.lengths):
+            raise ValueError(f"lengths {self.lengths} need {n} values in [1, {t}] (a batch of "
+                             f"{n} clips with T = {t} at the sampler).")
+        steps = torch.arange(t, device=z.device)
+        levels = torch.stack([1 + torch.div(steps * length, t, rounding_mode="floor")
+                              for length in self.lengths])
+        return levels.to(z.dtype) + 0.0 * z.sum(dim=-1)
+
+
+def fix_sampler_lengths(model: torch.nn.Module, lengths: Sequence[int]) -> int:
+    """Give every SGS sampler of `model` a FixedLengthMeasure; returns how many it changed."""
+    from slowfast_atfr.models.sgs import SGS
+
+    samplers = [s for s in (du.unwrap_model(model).sampler or []) if isinstance(s, SGS)]
+    for sampler in samplers:
+        sampler.measure = FixedLengthMeasure(lengths)
+    return len(samplers)
+
+
 def inference_pass(model: torch.nn.Module, batches: Sequence[Batch]) -> Callable[[], None]:
     """One eval forward over every batch, without gradients."""
 

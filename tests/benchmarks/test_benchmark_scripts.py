@@ -63,3 +63,18 @@ def test_decode_throughput_times_the_dataset_against_bare_pyav():
     assert result["dataset_clips_per_s"] > 0 and result["bare_pyav_clips_per_s"] > 0
     assert result["ratio"] == pytest.approx(
         result["dataset_clips_per_s"] / result["bare_pyav_clips_per_s"], rel=0.02)
+
+
+def test_train_speed_times_the_trainers_step_and_measures_memory_in_fresh_processes():
+    result = _last_json("train_speed.py", "--models", "demo", "--size", "32", "--iters", "1",
+                        "--warmup", "0", "--threads", "1")
+    demo = result["models"]["demo"]
+    assert result["primary_model"] == "demo" and result["batching"] == "packed"
+    assert demo["lengths"] == [3, 4, 4, 5, 5, 6, 7, 8] and demo["t_at_sampler"] == 16
+    assert demo["flop_ratio"] > 1.5  # sum(B') = 42 of 128 frames after the sampler
+    assert result["train_quotient"] == pytest.approx(demo["time_ratio"] / demo["flop_ratio"])
+    peaks = demo["peak_mib"]
+    assert peaks["baseline"] > 0 and peaks["atfr"] > 0
+    assert result["train_mem_ratio"] == pytest.approx(peaks["atfr"] / peaks["baseline"])
+    assert 0 < demo["quotient_ceiling"] and 0 < demo["mem_ratio_ceiling"] < 1
+    assert set(demo["timings"]) == {"baseline", "atfr", "fixed"}

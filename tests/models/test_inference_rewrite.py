@@ -27,11 +27,15 @@ def _randomize_bn(model):
 
 
 @pytest.mark.parametrize("channels_last", [False, True], ids=["fold", "channels_last"])
-@pytest.mark.parametrize("sampler", [None, "TestDedupSampler"], ids=["base", "varlen"])
+@pytest.mark.parametrize("sampler,batching", [(None, "grouped"),
+                                              ("TestDedupSampler", "grouped"),
+                                              ("TestDedupSampler", "packed")],
+                         ids=["base", "varlen", "varlen_packed"])
 @pytest.mark.parametrize("name,variant", variants())
-def test_optimized_model_gives_the_same_logits_and_lengths(name, variant, sampler,
+def test_optimized_model_gives_the_same_logits_and_lengths(name, variant, sampler, batching,
                                                            channels_last):
     cfg = tiny_cfg(name, variant, sampler is not None, sampler or "SGS")
+    cfg.ATFR.EVAL_BATCHING = batching
     model = build_tiny(cfg)
     _randomize_bn(model)
     xs = mixed_clips(cfg)

@@ -87,7 +87,7 @@ def test_sync_batchnorm_without_process_group_is_varlen_batchnorm():
 
 
 
-def _sync_worker(rank, world, port, x, lengths, folder):
+def _sync_worker(rank, world, port, x, lengths, cotangent, folder):
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
@@ -96,9 +96,12 @@ def _sync_worker(rank, world, port, x, lengths, folder):
     try:
         bn = SyncBatchNorm3d(num_features=3)
         part = slice(2 * rank, 2 * rank + 2)
-        with varlen.lengths_context([x[part]], lengths[part, None]):
-            y = bn(x[part])
-        torch.save({"y": y, "mean": bn.running_mean, "var": bn.running_var},
+        local = x[part].clone().requires_grad_()
+        with varlen.lengths_context([local], lengths[part, None]):
+            y = bn(local)
+        y.backward(cotangent[part])
+        torch.save({"y": y.detach(), "mean": bn.running_mean, "var": bn.running_var,
+                    "grad": local.grad, "weight_grad": bn.weight.grad},
                    f"{folder}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -112,12 +115,21 @@ def test_sync_batchnorm_reduces_masked_statistics_over_processes(tmp_path):
     port = free_port()
     x = torch.randn(4, 3, 5, 2, 2) + 1.0
     lengths = torch.tensor([5, 2, 1, 4])
-    mp.spawn(_sync_worker, args=(2, port, x, lengths, str(tmp_path)), nprocs=2)
+    cotangent = varlen.zero_padding(torch.randn(4, 3, 5, 2, 2), lengths)
+    mp.spawn(_sync_worker, args=(2, port, x, lengths, cotangent, str(tmp_path)), nprocs=2)
     out = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     ref = VarLenBatchNorm3d(3)
-    with varlen.lengths_context([x], lengths[:, None]):
-        y_ref = ref(x)
+    whole = x.clone().requires_grad_()
+    with varlen.lengths_context([whole], lengths[:, None]):
+        y_ref = ref(whole)
+    y_ref.backward(cotangent)
     assert torch.allclose(torch.cat([out[0]["y"], out[1]["y"]]), y_ref, atol=1e-5)
+    # The statistics' gradients are summed over the processes too: each rank's input
+    # gradient is its part of the whole batch's, and the affine gradients add up to it.
+    torch.testing.assert_close(torch.cat([out[0]["grad"], out[1]["grad"]]), whole.grad,
+                               atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(out[0]["weight_grad"] + out[1]["weight_grad"], ref.weight.grad,
+                               atol=1e-5, rtol=1e-4)
     for rank in range(2):
         assert torch.allclose(out[rank]["mean"], ref.running_mean, atol=1e-6)
         assert torch.allclose(out[rank]["var"], ref.running_var, atol=1e-5)

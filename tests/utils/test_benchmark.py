@@ -93,6 +93,18 @@ def test_training_pass_runs_the_trainers_step_and_inference_runs_in_eval():
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
+def test_fixed_length_measure_makes_sgs_keep_the_given_lengths_and_trains_f_s():
+    torch.manual_seed(0)
+    cfg = tiny_x3d_cfg()
+    model = build_model(cfg).train()
+    assert benchmark.fix_sampler_lengths(model, [1, 4]) == 1
+    model([torch.randn(2, 3, 8, 32, 32)]).sum().backward()
+    assert model.temporal_lengths[:, 0].tolist() == [1, 4]
+    assert all(p.grad is not None for p in model.sampler.parameters())  # f_s in the graph
+    with pytest.raises(ValueError, match=r"lengths \[1, 4\] need 3 values"):
+        model([torch.randn(3, 3, 8, 32, 32)])
+
+
 def test_ratios_and_markdown():
     base = {"params": 100, "gflops": 2.0, "gflops_min": 2.0, "gflops_max": 2.0,
             "infer_clips_per_s": 10.0, "train_iter_s": 1.0, "infer_peak_mem_mib": 50.0,

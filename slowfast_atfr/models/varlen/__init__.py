@@ -6,8 +6,8 @@ of three regimes (run.py), all giving each clip exactly what it would get alone:
 * packed (training; ATFR.EVAL_BATCHING packed): each pathway's valid frames back to back
   along time, no gaps, one [1, C, sum(B'), H, W] tensor. Compute and activation memory
   follow the sum of the lengths. Frame-wise layers need nothing; BatchNorm takes its
-  statistics over all frames (every frame is valid); a stride-1 temporal convolution has
-  its few cross-border products subtracted again (ops.fix_packed_boundaries); global and
+  statistics over all frames (every frame is valid); a stride-1 temporal convolution sums
+  its taps with per-clip masks, so no clip reads another's frames (conv.py); global and
   squeeze-excitation pooling average per clip (ops.masked_mean, ops.broadcast_per_clip).
   Layers that change the temporal size or attend over a clip's frames run padded
   (hooks.py), and the run logs which ones, once.
@@ -36,9 +36,9 @@ from slowfast_atfr.models.varlen.context import (
     layouts_context,
     lengths_context,
     pathway_scope,
-    set_layout,
 )
-from slowfast_atfr.models.varlen.hooks import install_hooks, temporal_geometry
+from slowfast_atfr.models.varlen.conv import VarLenConv3d, packed_temporal_conv
+from slowfast_atfr.models.varlen.hooks import install_hooks
 from slowfast_atfr.models.varlen.layout import (
     ClipLayout,
     pack,
@@ -51,7 +51,6 @@ from slowfast_atfr.models.varlen.layout import (
 from slowfast_atfr.models.varlen.ops import (
     broadcast_per_clip,
     concat_padded,
-    fix_packed_boundaries,
     masked_mean,
     num_clips,
 )
@@ -63,11 +62,10 @@ from slowfast_atfr.models.varlen.run import (
 )
 
 __all__ = [
-    "ClipLayout", "VarLenBatchNorm3d", "active_layout", "active_lengths", "add_layout",
-    "batch_norm_frames", "broadcast_per_clip", "concat_padded", "fix_packed_boundaries",
-    "frame_groups", "install_hooks", "layout_of", "layouts_context", "lengths_context",
-    "masked_mean", "num_clips", "pack", "pathway_scope", "recording_padded_parts", "repack",
-    "resampled_lengths", "run_grouped", "run_packed", "run_padded", "set_layout",
-    "temporal_geometry", "unpack", "update_running_stats", "valid_mask", "zero_invalid",
-    "zero_padding",
+    "ClipLayout", "VarLenBatchNorm3d", "VarLenConv3d", "active_layout", "active_lengths",
+    "add_layout", "batch_norm_frames", "broadcast_per_clip", "concat_padded", "frame_groups",
+    "install_hooks", "layout_of", "layouts_context", "lengths_context", "masked_mean",
+    "num_clips", "pack", "packed_temporal_conv", "pathway_scope", "recording_padded_parts",
+    "repack", "resampled_lengths", "run_grouped", "run_packed", "run_padded",
+    "unpack", "update_running_stats", "valid_mask", "zero_invalid", "zero_padding",
 ]

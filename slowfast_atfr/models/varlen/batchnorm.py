@@ -29,28 +29,29 @@ def _per_frame(values: torch.Tensor) -> torch.Tensor:
     return values.transpose(0, 1).reshape(values.shape[1], -1)
 
 
-def _to_frames(values: torch.Tensor, groups: torch.Tensor, valid: torch.Tensor,
-               shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+def _membership(groups: torch.Tensor, num_groups: int, dtype: torch.dtype) -> torch.Tensor:
+    """One-hot [R * T, G] of each frame's group, a zero row for padding: sums over the frames
+    of a group are products with it (deterministic on GPUs, unlike scatter-adds)."""
+    return (groups.unsqueeze(1) == torch.arange(num_groups, device=groups.device)).to(dtype)
+
+
+def _to_frames(values: torch.Tensor, member: torch.Tensor, shape: torch.Size,
+               dtype: torch.dtype) -> torch.Tensor:
     """Per-group values [C, G] -> per-frame [R, C, T, 1, 1], zero on padding frames."""
     r, c, t = shape[0], shape[1], shape[2]
-    per_frame = values[:, groups] * valid
+    per_frame = values @ member.t()  # [C, R * T]
     return per_frame.view(c, r, t).transpose(0, 1).reshape(r, c, t, 1, 1).to(dtype)
 
 
-def _group_moments(x: torch.Tensor, groups: torch.Tensor, valid: torch.Tensor,
-                   num_groups: int) -> Moments:
+def _group_moments(x: torch.Tensor, member: torch.Tensor) -> Moments:
     """(count [G], mean [C, G], M2 [C, G]) of the valid frames of x, per group."""
-    work = torch.promote_types(x.dtype, torch.float32)
-    var_f, mean_f = torch.var_mean(x.to(work), dim=(3, 4), correction=0)
+    var_f, mean_f = torch.var_mean(x.to(member.dtype), dim=(3, 4), correction=0)
     mean_f, var_f = _per_frame(mean_f), _per_frame(var_f)
-    weight = valid.to(work) * (x.shape[3] * x.shape[4])  # elements per valid frame
-    c = x.shape[1]
-    count = torch.zeros(num_groups, dtype=work, device=x.device).index_add_(0, groups, weight)
-    mean = torch.zeros(c, num_groups, dtype=work, device=x.device).index_add_(
-        1, groups, mean_f * weight) / count.clamp(min=1)
-    spread = (var_f + (mean_f - mean[:, groups]).pow(2)) * weight
-    m2 = torch.zeros(c, num_groups, dtype=work, device=x.device).index_add_(1, groups, spread)
-    return count, mean, m2
+    per_frame = x.shape[3] * x.shape[4]  # elements of one frame
+    count = member.sum(0) * per_frame
+    mean = mean_f @ member * per_frame / count.clamp(min=1)
+    spread = var_f + (mean_f - mean @ member.t()).pow(2)  # about the group mean, per frame
+    return count, mean, spread @ member * per_frame
 
 
 def _all_moments(count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor,
@@ -80,9 +81,8 @@ class _FrameBatchNorm(torch.autograd.Function):
 
     @staticmethod
     def _forward(ctx, x, weight, bias, groups, num_groups, eps, process_group):
-        valid = groups >= 0
-        index = groups.clamp(min=0)
-        count, mean, m2 = _group_moments(x, index, valid, num_groups)
+        member = _membership(groups, num_groups, torch.promote_types(x.dtype, torch.float32))
+        count, mean, m2 = _group_moments(x, member)
         if process_group is not None:
             count, mean, m2 = _all_moments(count, mean, m2, process_group)
         var = m2 / count.clamp(min=1)
@@ -91,9 +91,9 @@ class _FrameBatchNorm(torch.autograd.Function):
         shift = -mean * scale
         if bias is not None:
             shift = shift + bias.to(shift.dtype)[:, None]
-        y = torch.addcmul(_to_frames(shift, index, valid, x.shape, x.dtype), x,
-                          _to_frames(scale, index, valid, x.shape, x.dtype))
-        ctx.save_for_backward(x, weight, mean, invstd, count, groups)
+        y = torch.addcmul(_to_frames(shift, member, x.shape, x.dtype), x,
+                          _to_frames(scale, member, x.shape, x.dtype))
+        ctx.save_for_backward(x, weight, mean, invstd, count, member)
         ctx.process_group = process_group
         ctx.bias_dtype = None if bias is None else bias.dtype
         ctx.mark_non_differentiable(mean, var, count)
@@ -106,16 +106,12 @@ class _FrameBatchNorm(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx, dy):
-        x, weight, mean, invstd, count, groups = ctx.saved_tensors
-        valid = groups >= 0
-        index = groups.clamp(min=0)
+        x, weight, mean, invstd, count, member = ctx.saved_tensors
         work = mean.dtype
         dyw = dy.to(work)
-        sum_dy_f = _per_frame(dyw.sum(dim=(3, 4))) * valid
+        sum_dy_f = _per_frame(dyw.sum(dim=(3, 4)))
         sum_dyx_f = _per_frame(torch.linalg.vecdot(dyw.flatten(3), x.to(work).flatten(3)))
-        sums = torch.zeros(2, mean.shape[0], mean.shape[1], dtype=work, device=x.device)
-        sums[0].index_add_(1, index, sum_dy_f)
-        sums[1].index_add_(1, index, sum_dyx_f * valid)
+        sums = torch.stack([sum_dy_f @ member, sum_dyx_f @ member])  # [2, C, G]
         local_dy, local_dxhat = sums[0].clone(), invstd * (sums[1] - mean * sums[0])
         if ctx.process_group is not None:
             dist.all_reduce(sums, group=ctx.process_group)
@@ -124,9 +120,9 @@ class _FrameBatchNorm(torch.autograd.Function):
         n = count.clamp(min=1)
         x_coef = -scale * invstd * sum_dxhat / n
         const = -scale * sum_dy / n - x_coef * mean
-        dx = torch.addcmul(_to_frames(const, index, valid, x.shape, dy.dtype), dy,
-                           _to_frames(scale, index, valid, x.shape, dy.dtype))
-        dx.addcmul_(x, _to_frames(x_coef, index, valid, x.shape, dy.dtype))
+        dx = torch.addcmul(_to_frames(const, member, x.shape, dy.dtype), dy,
+                           _to_frames(scale, member, x.shape, dy.dtype))
+        dx.addcmul_(x, _to_frames(x_coef, member, x.shape, dy.dtype))
         grad_weight = local_dxhat.sum(1).to(weight.dtype) if ctx.needs_input_grad[1] else None
         grad_bias = local_dy.sum(1).to(ctx.bias_dtype) if ctx.needs_input_grad[2] else None
         return dx, grad_weight, grad_bias, None, None, None, None

@@ -2,7 +2,8 @@
 
 `install_hooks` gives, once per model:
 - modules named `pathway{p}_*` the active pathway p while they run;
-- stride-1 temporal convolutions the packed-border correction (ops.fix_packed_boundaries);
+- stride-1 temporal convolutions the class VarLenConv3d (conv.py), which on a packed batch
+  lets every clip read only its own frames;
 - layers that change the temporal size (strided convs and pools, and temporal pools
   generally) the layout of their output; a packed batch runs them padded, as does any module
   that declares `varlen_runs_padded = "<why>"` (non-local attention over a clip's frames):
@@ -16,8 +17,8 @@ import torch
 import torch.nn as nn
 
 from slowfast_atfr.models.varlen import context
+from slowfast_atfr.models.varlen.conv import VarLenConv3d
 from slowfast_atfr.models.varlen.layout import ClipLayout, pack, resampled_lengths, unpack
-from slowfast_atfr.models.varlen.ops import fix_packed_boundaries
 
 Geometry = Tuple[int, int, int, int, bool]  # kernel, stride, padding, dilation, ceil_mode
 
@@ -115,12 +116,6 @@ def _padded_part_hooks(name: str, reason: str,
     return before, after
 
 
-def _fix_boundaries_hook(module, args, output):
-    if getattr(module, "varlen_fixes_own_boundaries", False):
-        return None
-    return fix_packed_boundaries(module, args[0], output)
-
-
 def install_hooks(model: nn.Module) -> None:
     """Give `model`'s layers the hooks of the module docstring (call once per model)."""
     for name, child in model.named_modules():
@@ -140,5 +135,5 @@ def install_hooks(model: nn.Module) -> None:
             child.register_forward_pre_hook(before)
             # Before the scope's leave hook, so a pathway{p}_ pool notes lengths under p.
             child.register_forward_hook(after, prepend=True)
-        elif isinstance(child, nn.Conv3d) and geometry is not None and geometry[0] > 1:
-            child.register_forward_hook(_fix_boundaries_hook, prepend=True)
+        elif type(child) is nn.Conv3d and geometry is not None and geometry[0] > 1:
+            child.__class__ = VarLenConv3d  # same state; reads only its clip when packed

@@ -7,11 +7,11 @@ A `ClipLayout` describes a `[R, C, T, H, W]` tensor holding N clips of lengths `
 * packed: R = 1, the clips one after another along T = sum(lengths), no gaps: every frame is
   valid, so compute and memory follow the sum of the lengths.
 
-Index tensors derived from a layout (frame -> clip, cross-clip taps of a temporal
-convolution) are computed once per layout and cached on it.
+Index tensors derived from a layout (frame -> clip, the masks of a temporal convolution's
+taps) are computed once per layout and cached on it.
 """
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -51,21 +51,15 @@ class ClipLayout:
     def device(self) -> torch.device:
         return self.lengths.device
 
-    def _cached(self, key, compute):
+    def cached(self, key, compute):
+        """`compute()`, computed once per layout and `key` (index tensors, masks)."""
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
 
     def lengths_list(self) -> List[int]:
         """The lengths as Python ints (one device sync per layout)."""
-        return self._cached("list", lambda: [int(v) for v in self.lengths.tolist()])
-
-    def with_lengths(self, lengths: Sequence[int], size: int) -> "ClipLayout":
-        """A layout of the same kind for new per-clip `lengths` (tensor size `size` if padded)."""
-        tensor = torch.tensor(list(lengths), dtype=torch.int64, device=self.device)
-        if self.packed:
-            return ClipLayout.packing(tensor)
-        return ClipLayout.padded(tensor, size)
+        return self.cached("list", lambda: [int(v) for v in self.lengths.tolist()])
 
     def frame_clip(self) -> torch.Tensor:
         """int64 [R * T]: the clip of every frame of the tensor (row-major), -1 on padding."""
@@ -78,35 +72,17 @@ class ClipLayout:
             valid = steps.unsqueeze(0) < self.lengths.unsqueeze(1)
             return torch.where(valid, clips.unsqueeze(1), -1).reshape(-1)
 
-        return self._cached("frame_clip", compute)
+        return self.cached("frame_clip", compute)
 
-    def cross_clip_taps(self, kernel: int, dilation: int,
-                        padding: int) -> List[Tuple[int, torch.Tensor, torch.Tensor]]:
-        """Where a stride-1 temporal convolution of a packed tensor reads another clip.
+    def clip_membership(self, dtype: torch.dtype) -> torch.Tensor:
+        """One-hot [R * T, N] of every frame's clip (a zero row for padding): per-clip sums
+        over frames are products with it."""
 
-        Returns:
-            [(tap j, out [M] int64, src [M] int64)]: output frame out[m] took tap j of its
-            kernel from frame src[m] = out[m] + j * dilation - padding of a different clip;
-            a lone clip would have read zero padding there. Taps without such reads are
-            left out.
-        """
+        def compute() -> torch.Tensor:
+            clips = torch.arange(self.num_clips, device=self.device)
+            return (self.frame_clip().unsqueeze(1) == clips).to(dtype)
 
-        def compute():
-            clip = self.frame_clip()
-            frames = torch.arange(self.size, device=self.device)
-            taps = []
-            for j in range(kernel):
-                offset = j * dilation - padding
-                src = frames + offset
-                inside = (src >= 0) & (src < self.size)
-                out = frames[inside]
-                src = src[inside]
-                cross = clip[out] != clip[src]
-                if bool(cross.any()):
-                    taps.append((j, out[cross], src[cross]))
-            return taps
-
-        return self._cached(("taps", kernel, dilation, padding), compute)
+        return self.cached(("membership", dtype), compute)
 
 
 def valid_mask(lengths: torch.Tensor, num_frames: int) -> torch.Tensor:
@@ -136,16 +112,55 @@ def resampled_lengths(
     return out.clamp(min=1)
 
 
+def _pack(x: torch.Tensor, lengths: List[int]) -> torch.Tensor:
+    segments = [x[i:i + 1, :, :length] for i, length in enumerate(lengths)]
+    return segments[0] if len(segments) == 1 else torch.cat(segments, dim=2)
+
+
+def _unpack(x: torch.Tensor, lengths: List[int], size: int) -> torch.Tensor:
+    out = x.new_zeros((len(lengths), x.shape[1], size) + tuple(x.shape[3:]))
+    start = 0
+    for i, length in enumerate(lengths):
+        out[i, :, :length] = x[0, :, start:start + length]
+        start += length
+    return out
+
+
+class _Pack(torch.autograd.Function):
+    """pack, whose backward is unpack (one copy; autograd's slices would zero-fill and add a
+    whole padded gradient per clip)."""
+
+    @staticmethod
+    def forward(ctx, x, lengths, size):
+        ctx.lengths, ctx.size = lengths, size
+        return _pack(x, lengths)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _unpack(grad, ctx.lengths, ctx.size), None, None
+
+
+class _Unpack(torch.autograd.Function):
+    """unpack, whose backward is pack."""
+
+    @staticmethod
+    def forward(ctx, x, lengths, size):
+        ctx.lengths = lengths
+        return _unpack(x, lengths, size)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _pack(grad, ctx.lengths), None, None
+
+
 def pack(x: torch.Tensor, layout: ClipLayout) -> torch.Tensor:
     """Padded [N, C, T, H, W] -> packed [1, C, sum(lengths), H, W] (`layout` packed)."""
-    segments = [x[i:i + 1, :, :length] for i, length in enumerate(layout.lengths_list())]
-    return segments[0] if len(segments) == 1 else torch.cat(segments, dim=2)
+    return _Pack.apply(x, layout.lengths_list(), x.shape[2])
 
 
 def unpack(x: torch.Tensor, layout: ClipLayout, size: int) -> torch.Tensor:
     """Packed [1, C, sum(lengths), H, W] -> padded [N, C, size, H, W], zero after each end."""
-    segments = torch.split(x, layout.lengths_list(), dim=2)
-    return torch.cat([F.pad(s, (0, 0, 0, 0, 0, size - s.shape[2])) for s in segments], dim=0)
+    return _Unpack.apply(x, layout.lengths_list(), size)
 
 
 def repack(x: torch.Tensor, layout: ClipLayout, lengths: Sequence[int]) -> torch.Tensor:

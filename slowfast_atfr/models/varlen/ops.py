@@ -1,11 +1,10 @@
-"""The per-clip operations blocks call: pooling, per-clip values, fusion, temporal convolution.
+"""The per-clip operations blocks call: pooling, per-clip values, SlowFast's fusion.
 
 Each looks up the layout of its input (context.layout_of) and is the plain operation outside
 a varlen context.
 """
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from slowfast_atfr.models.varlen import context
@@ -27,11 +26,9 @@ def masked_mean(x: torch.Tensor) -> torch.Tensor:
     layout = context.layout_of(x)
     if layout is None:
         return x.mean(dim=(2, 3, 4), keepdim=True)
-    clip = layout.frame_clip()
-    valid = clip >= 0
     c, n = x.shape[1], layout.num_clips
-    frame_sums = x.sum(dim=(3, 4)).transpose(0, 1).reshape(c, -1) * valid
-    totals = frame_sums.new_zeros(c, n).index_add_(1, clip.clamp(min=0), frame_sums)
+    frame_sums = x.sum(dim=(3, 4)).transpose(0, 1).reshape(c, -1)  # [C, R * T]
+    totals = frame_sums @ layout.clip_membership(frame_sums.dtype)  # [C, N]
     count = layout.lengths.to(totals.dtype) * (x.shape[3] * x.shape[4])
     context.add_layout(ClipLayout.padded(torch.ones_like(layout.lengths), 1))
     return (totals / count).t().reshape(n, c, 1, 1, 1)
@@ -79,27 +76,3 @@ def concat_padded(slow: torch.Tensor, fused: torch.Tensor, slow_pathway: int = 0
                          F.pad(fused, (0, 0, 0, 0, 0, size - fused.shape[2]))], dim=1)
     context.set_layout(slow_pathway, layout)
     return out
-
-
-def fix_packed_boundaries(conv: nn.Conv3d, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Make y = conv(x) of a packed x what every clip would give alone.
-
-    A stride-1 temporal convolution of clips packed back to back reads, near each border,
-    frames of the neighbouring clip where a lone clip reads zero padding. Those few
-    products (a kernel tap times one frame) are computed again from the frames read and
-    subtracted: extra work of about 2(N-1)/k frames of the convolution per batch, no padding
-    and no copy of the batch.
-    """
-    layout = context.layout_of(x)
-    if layout is None or not layout.packed or layout.num_clips == 1:
-        return y
-    taps = layout.cross_clip_taps(conv.kernel_size[0], conv.dilation[0], conv.padding[0])
-    if not taps:
-        return y
-    outs, parts = [], []
-    for tap, out, src in taps:
-        parts.append(F.conv3d(x.index_select(2, src), conv.weight[:, :, tap:tap + 1], None,
-                              (1,) + tuple(conv.stride[1:]), (0,) + tuple(conv.padding[1:]),
-                              (1,) + tuple(conv.dilation[1:]), conv.groups))
-        outs.append(out)
-    return y.index_add(2, torch.cat(outs), torch.cat(parts, dim=2).to(y.dtype), alpha=-1)

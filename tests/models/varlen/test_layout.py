@@ -67,15 +67,3 @@ def test_pack_unpack_and_repack():
     assert longer.shape[2] == 18
     assert torch.equal(longer[:, :, :3], packed[:, :, :3]) and not longer[:, :, 3].any()
     assert varlen.repack(packed, layout, LENGTHS.tolist()) is packed
-
-
-def test_cross_clip_taps_are_the_reads_into_other_clips():
-    # Clips [0, 1], [2], [3, 4, 5]; kernel 3, padding 1: tap 0 reads t - 1, tap 2 reads t + 1.
-    layout = ClipLayout.packing(torch.tensor([2, 1, 3]))
-    taps = {tap: (out.tolist(), src.tolist()) for tap, out, src in layout.cross_clip_taps(3, 1, 1)}
-    assert taps == {0: ([2, 3], [1, 2]), 2: ([1, 2], [2, 3])}
-    # Kernel 5 dilation 1 padding 2: the clip of one frame is crossed by reads two away.
-    taps5 = {tap: (out.tolist(), src.tolist())
-             for tap, out, src in layout.cross_clip_taps(5, 1, 2)}
-    assert taps5[0] == ([2, 3, 4], [0, 1, 2]) and taps5[4] == ([0, 1, 2], [2, 3, 4])
-    assert layout.cross_clip_taps(3, 1, 1) is layout.cross_clip_taps(3, 1, 1)  # cached
