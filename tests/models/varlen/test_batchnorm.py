@@ -123,3 +123,25 @@ def test_mixed_precision_input_keeps_its_dtype_and_float_parameter_gradients():
     assert y.dtype == torch.bfloat16
     y.float().sum().backward()
     assert x.grad.dtype == torch.bfloat16 and bn.weight.grad.dtype == torch.float32
+
+
+@pytest.mark.parametrize("module", ["varlen", "sub_batch"])
+def test_fused_batchnorm_keeps_only_its_input_for_backward(module):
+    """Memory-lean: what autograd saves is the input plus [C, G]-sized statistics, not the
+    centred or normalised copies an elementwise formulation keeps."""
+    from slowfast_atfr.models.norm_helper import SubBatchNorm3d
+
+    bn = VarLenBatchNorm3d(8) if module == "varlen" else SubBatchNorm3d(num_splits=2,
+                                                                       num_features=8)
+    x = _padded(c=8, hw=8).requires_grad_()
+    saved = []
+
+    def pack(tensor):
+        saved.append(tensor.numel())
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with varlen.lengths_context([x], LENGTHS[:, None]):
+            bn(x)
+    assert max(saved) == x.numel()
+    assert sum(saved) < 1.1 * x.numel(), saved
