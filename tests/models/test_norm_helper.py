@@ -100,8 +100,17 @@ def _sync_worker(rank, world, port, x, lengths, cotangent, folder):
         with varlen.lengths_context([local], lengths[part, None]):
             y = bn(local)
         y.backward(cotangent[part])
+        # The same batch packed (training's layout) gives the same output and gradient.
+        packed_bn = SyncBatchNorm3d(num_features=3)
+        layout = varlen.ClipLayout.packing(lengths[part])
+        packed_in = varlen.pack(x[part], layout).requires_grad_()
+        with varlen.layouts_context([layout]):
+            packed = packed_bn(packed_in)
+        packed.backward(varlen.pack(cotangent[part], layout))
         torch.save({"y": y.detach(), "mean": bn.running_mean, "var": bn.running_var,
-                    "grad": local.grad, "weight_grad": bn.weight.grad},
+                    "grad": local.grad, "weight_grad": bn.weight.grad,
+                    "packed": packed.detach(), "packed_grad": packed_in.grad,
+                    "packed_var": packed_bn.running_var, "layout_lengths": lengths[part]},
                    f"{folder}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -133,3 +142,9 @@ def test_sync_batchnorm_reduces_masked_statistics_over_processes(tmp_path):
     for rank in range(2):
         assert torch.allclose(out[rank]["mean"], ref.running_mean, atol=1e-6)
         assert torch.allclose(out[rank]["var"], ref.running_var, atol=1e-5)
+        layout = varlen.ClipLayout.packing(out[rank]["layout_lengths"])
+        torch.testing.assert_close(out[rank]["packed"], varlen.pack(out[rank]["y"], layout))
+        torch.testing.assert_close(out[rank]["packed_grad"],
+                                   varlen.pack(out[rank]["grad"], layout))
+        torch.testing.assert_close(out[rank]["packed_var"], ref.running_var, atol=1e-5,
+                                   rtol=1e-5)

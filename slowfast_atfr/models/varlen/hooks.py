@@ -11,6 +11,7 @@
 Every hook returns at once outside a varlen context.
 """
 
+import re
 from typing import Callable, Optional, Tuple
 
 import torch
@@ -21,6 +22,7 @@ from slowfast_atfr.models.varlen.conv import VarLenConv3d
 from slowfast_atfr.models.varlen.layout import ClipLayout, pack, resampled_lengths, unpack
 
 Geometry = Tuple[int, int, int, int, bool]  # kernel, stride, padding, dilation, ceil_mode
+_PATHWAY_NAME = re.compile(r"^pathway(\d+)_")
 
 
 def _scope_hooks(pathway: int):
@@ -116,22 +118,25 @@ def _padded_part_hooks(name: str, reason: str,
     return before, after
 
 
+def _output_lengths(geometry: Optional[Geometry]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Per-clip output lengths of a layer of this temporal geometry (None: unchanged)."""
+    if geometry is None or _keeps_length(geometry):
+        return lambda lengths: lengths
+    return lambda lengths: resampled_lengths(lengths, *geometry)
+
+
 def install_hooks(model: nn.Module) -> None:
     """Give `model`'s layers the hooks of the module docstring (call once per model)."""
     for name, child in model.named_modules():
-        leaf = name.rsplit(".", 1)[-1]
-        if leaf.startswith("pathway") and "_" in leaf and leaf[7:leaf.index("_")].isdigit():
-            enter, leave = _scope_hooks(int(leaf[7:leaf.index("_")]))
+        match = _PATHWAY_NAME.match(name.rsplit(".", 1)[-1])
+        if match:
+            enter, leave = _scope_hooks(int(match.group(1)))
             child.register_forward_pre_hook(enter)
             child.register_forward_hook(leave)
         geometry = temporal_geometry(child)
         reason = _padded_reason(child, geometry)
         if reason is not None:
-            if geometry is None or _keeps_length(geometry):
-                lengths_fn = lambda lengths: lengths  # noqa: E731
-            else:
-                lengths_fn = (lambda g: lambda lengths: resampled_lengths(lengths, *g))(geometry)
-            before, after = _padded_part_hooks(name, reason, lengths_fn)
+            before, after = _padded_part_hooks(name, reason, _output_lengths(geometry))
             child.register_forward_pre_hook(before)
             # Before the scope's leave hook, so a pathway{p}_ pool notes lengths under p.
             child.register_forward_hook(after, prepend=True)

@@ -4,21 +4,10 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from clips import LENGTHS, padded_clips
 
 from slowfast_atfr.models import varlen
 from slowfast_atfr.models.varlen import ClipLayout, VarLenBatchNorm3d
-
-LENGTHS = torch.tensor([3, 6, 1, 6])
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
-def _padded(lengths=LENGTHS, c=3, t=6, hw=4, dtype=torch.float32):
-    x = torch.randn(len(lengths), c, t, hw, hw, dtype=dtype)
-    return varlen.zero_padding(x, lengths)
 
 
 def _valid_frames(x, lengths):
@@ -29,7 +18,7 @@ def _valid_frames(x, lengths):
 @pytest.mark.parametrize("num_groups", [1, 2])
 def test_fused_batchnorm_gradients_equal_autograd_of_the_formula(num_groups):
     """gradcheck in float64: the closed-form backward is the derivative of the forward."""
-    x = (_padded(c=2, hw=2, dtype=torch.float64) * 2 + 1).requires_grad_()
+    x = (padded_clips(c=2, hw=2, dtype=torch.float64) * 2 + 1).requires_grad_()
     weight = torch.rand(2, dtype=torch.float64, requires_grad=True)
     bias = torch.rand(2, dtype=torch.float64, requires_grad=True)
     groups = varlen.frame_groups(x, ClipLayout.padded(LENGTHS, 6), num_groups)
@@ -41,7 +30,7 @@ def test_fused_batchnorm_gradients_equal_autograd_of_the_formula(num_groups):
 
 
 def test_fused_batchnorm_equals_batchnorm_per_group_and_zeroes_padding():
-    x = _padded(c=3) * 3 + 1
+    x = padded_clips(c=3) * 3 + 1
     layout = ClipLayout.padded(LENGTHS, 6)
     y, (mean, var, count) = varlen.batch_norm_frames(
         x, varlen.frame_groups(x, layout, 2), 2, None, None, 1e-5)
@@ -58,7 +47,7 @@ def test_fused_batchnorm_equals_batchnorm_per_group_and_zeroes_padding():
 
 
 def test_varlen_batchnorm_train_equals_batchnorm_on_valid_frames():
-    x = _padded(c=5) * 3 + 1
+    x = padded_clips(c=5) * 3 + 1
     x = x + (~varlen.valid_mask(LENGTHS, 6)).float()[:, None, :, None, None]  # padding 1
     ours, ref = VarLenBatchNorm3d(5), nn.BatchNorm3d(5)
     for bn in (ours, ref):
@@ -75,7 +64,7 @@ def test_varlen_batchnorm_train_equals_batchnorm_on_valid_frames():
 
 
 def test_varlen_batchnorm_on_a_packed_batch_is_batchnorm_on_its_frames():
-    x = _padded(c=3)
+    x = padded_clips(c=3)
     packed = varlen.pack(x, ClipLayout.packing(LENGTHS))
     ours, ref = VarLenBatchNorm3d(3), nn.BatchNorm3d(3)
     with varlen.layouts_context([ClipLayout.packing(LENGTHS)]):
@@ -93,7 +82,7 @@ def test_a_packed_batch_of_one_value_per_channel_does_not_raise():
 
 
 def test_varlen_batchnorm_eval_and_outside_context_equal_batchnorm():
-    x = _padded(c=5) * 2
+    x = padded_clips(c=5) * 2
     ours, ref = VarLenBatchNorm3d(5), nn.BatchNorm3d(5)
     ours.running_mean.uniform_()
     ours.running_var.uniform_(0.5, 2.0)
@@ -107,7 +96,7 @@ def test_varlen_batchnorm_eval_and_outside_context_equal_batchnorm():
 
 
 def test_varlen_batchnorm_gradient_flows_through_valid_frames_only():
-    x = _padded(c=2).requires_grad_()
+    x = padded_clips(c=2).requires_grad_()
     bn = VarLenBatchNorm3d(2)
     with varlen.lengths_context([x], LENGTHS[:, None]):
         F.relu(bn(x)).pow(2).sum().backward()
@@ -116,7 +105,7 @@ def test_varlen_batchnorm_gradient_flows_through_valid_frames_only():
 
 
 def test_mixed_precision_input_keeps_its_dtype_and_float_parameter_gradients():
-    x = _padded(c=2).to(torch.bfloat16).requires_grad_()
+    x = padded_clips(c=2).to(torch.bfloat16).requires_grad_()
     bn = VarLenBatchNorm3d(2)
     with varlen.lengths_context([x], LENGTHS[:, None]):
         y = bn(x)
@@ -133,7 +122,7 @@ def test_fused_batchnorm_keeps_only_its_input_for_backward(module):
 
     bn = VarLenBatchNorm3d(8) if module == "varlen" else SubBatchNorm3d(num_splits=2,
                                                                        num_features=8)
-    x = _padded(c=8, hw=8).requires_grad_()
+    x = padded_clips(c=8, hw=8).requires_grad_()
     saved = []
 
     def pack(tensor):

@@ -7,12 +7,6 @@ import torch.nn as nn
 from slowfast_atfr.models import varlen
 from slowfast_atfr.models.varlen import ClipLayout, VarLenConv3d
 
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 _CASES = [(3, 1, 1, False), (5, 1, 1, True), (3, 2, 1, False), (3, 1, 4, False),
           (3, 1, 8, True), (2, 2, 1, False)]
 

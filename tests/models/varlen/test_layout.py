@@ -3,16 +3,10 @@
 import pytest
 import torch
 import torch.nn as nn
+from clips import LENGTHS
 
 from slowfast_atfr.models import varlen
 from slowfast_atfr.models.varlen import ClipLayout
-
-LENGTHS = torch.tensor([3, 6, 1, 6])
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
 
 
 def test_valid_mask_and_zero_padding():

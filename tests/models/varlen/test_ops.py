@@ -1,27 +1,16 @@
 """varlen/ops.py: per-clip pooling and values, SlowFast fusion, packed temporal convolution."""
 
-import pytest
 import torch
 import torch.nn as nn
+from clips import LENGTHS, padded_clips
 
 from slowfast_atfr.models import varlen
 from slowfast_atfr.models.operators import drop_path
 from slowfast_atfr.models.varlen import ClipLayout
 
-LENGTHS = torch.tensor([3, 6, 1, 6])
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
-def _padded(lengths=LENGTHS, c=3, t=6, hw=4):
-    return varlen.zero_padding(torch.randn(len(lengths), c, t, hw, hw), lengths)
-
 
 def test_masked_mean_averages_valid_frames_only_in_both_layouts():
-    x = _padded() + 1.0  # non-zero padding: masked_mean must ignore it
+    x = padded_clips() + 1.0  # non-zero padding: masked_mean must ignore it
     expected = torch.stack([x[i, :, :n].mean(dim=(1, 2, 3)) for i, n in enumerate(LENGTHS)])
     with varlen.lengths_context([x], LENGTHS[:, None]):
         padded = varlen.masked_mean(x)
@@ -49,7 +38,7 @@ def test_broadcast_per_clip_gives_each_packed_frame_its_clips_value():
 
 
 def test_drop_path_drops_the_same_clips_packed_and_padded():
-    x = _padded() + 1.0
+    x = padded_clips() + 1.0
     layout = ClipLayout.packing(LENGTHS)
     torch.manual_seed(3)
     padded = drop_path(x, 0.5)
@@ -62,8 +51,8 @@ def test_drop_path_drops_the_same_clips_packed_and_padded():
 
 
 def _padded_concat_inputs():
-    slow = _padded(torch.tensor([2, 4]), c=3, t=4)
-    fused = _padded(torch.tensor([3, 1]), c=2, t=3)
+    slow = padded_clips(torch.tensor([2, 4]), c=3, t=4)
+    fused = padded_clips(torch.tensor([3, 1]), c=2, t=3)
     return slow, fused
 
 

@@ -5,20 +5,10 @@ import logging
 import pytest
 import torch
 import torch.nn as nn
+from clips import LENGTHS, padded_clips
 
 from slowfast_atfr.models import varlen
 from slowfast_atfr.models.nonlocal_helper import Nonlocal
-
-LENGTHS = torch.tensor([3, 6, 1, 6])
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
-def _padded(lengths=LENGTHS, c=3, t=6, hw=4):
-    return varlen.zero_padding(torch.randn(len(lengths), c, t, hw, hw), lengths)
 
 
 class _TwoPathways(nn.Module):
@@ -46,7 +36,7 @@ def _two_pathway_case(conv_after_pool=False):
     model = _TwoPathways(conv_after_pool)
     varlen.install_hooks(model)
     lengths = torch.tensor([[3, 6], [5, 2], [1, 5]])
-    xs = [_padded(lengths[:, 0], c=2, t=5), _padded(lengths[:, 1], c=2, t=6)]
+    xs = [padded_clips(lengths[:, 0], c=2, t=5), padded_clips(lengths[:, 1], c=2, t=6)]
     new = [varlen.resampled_lengths(lengths[:, 0], 3, 2, 1),
            varlen.resampled_lengths(lengths[:, 1], 2, 2, 0)]
     lone = [model([x[i:i + 1, :, :n] for x, n in zip(xs, lengths[i].tolist())])
@@ -90,7 +80,7 @@ def test_nonlocal_attention_runs_padded_in_packed_batches():
     block = Nonlocal(dim=4, dim_inner=2, pool_size=[1, 2, 2], instantiation="softmax")
     block.eval()
     varlen.install_hooks(block)
-    x = _padded(c=4)
+    x = padded_clips(c=4)
     layout = varlen.ClipLayout.packing(LENGTHS)
     with varlen.layouts_context([layout]) as ctx:
         packed = block(varlen.pack(x, layout))
@@ -100,7 +90,7 @@ def test_nonlocal_attention_runs_padded_in_packed_batches():
 
 
 def test_contexts_restore_state_and_reject_bad_lengths():
-    x = _padded()
+    x = padded_clips()
     assert varlen.active_lengths(6) is None
     with pytest.raises(ValueError, match=r"\[N, 1\]"):
         with varlen.lengths_context([x], LENGTHS):
@@ -134,7 +124,7 @@ def test_run_grouped_trims_each_group_and_keeps_order():
 
 @pytest.mark.parametrize("run", [varlen.run_padded, varlen.run_packed])
 def test_padded_and_packed_runs_call_once_inside_a_context(run):
-    x = _padded()
+    x = padded_clips()
     calls = []
 
     def fn(xs):
