@@ -29,6 +29,37 @@ def test_param_groups_split_norm_weight_decay(method):
     assert all(g["lr"] == 0.5 for g in opt.param_groups)
 
 
+@pytest.mark.parametrize("method,cls", [("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW)])
+def test_fused_kernel_where_this_torch_has_one_with_the_same_update(method, cls):
+    cfg = get_cfg()
+    cfg.SOLVER.OPTIMIZING_METHOD, cfg.SOLVER.BASE_LR = method, 0.1
+    try:
+        cls([nn.Parameter(torch.zeros(1))], lr=0.1, fused=True)
+        expected = True
+    except (RuntimeError, TypeError, ValueError):
+        expected = False
+    torch.manual_seed(0)
+    # No bias before the BatchNorm: its gradient would be rounding noise, which Adam's
+    # normalised step turns into +-lr, so tiny differences would not stay tiny.
+    nets = [nn.Sequential(nn.Conv3d(3, 4, 1, bias=False), nn.BatchNorm3d(4), nn.Flatten(),
+                          nn.Linear(4, 2)) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    ours = construct_optimizer(nets[0], cfg)
+    assert bool(ours.defaults.get("fused")) == expected
+    groups = [{"params": g["params"], "weight_decay": g["weight_decay"]}
+              for g in construct_optimizer(nets[1], cfg).param_groups]
+    extra = {"momentum": 0.9, "nesterov": True} if method == "sgd" else {}
+    plain = cls(groups, lr=0.1, **extra)
+    x = torch.randn(2, 3, 1, 1, 1)
+    for net, opt in zip(nets, (ours, plain)):
+        for _ in range(3):
+            opt.zero_grad()
+            net(x).square().sum().backward()
+            opt.step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(a, b)
+
+
 def test_unknown_optimizer_and_loss_name_the_key():
     cfg = get_cfg()
     cfg.SOLVER.OPTIMIZING_METHOD = "lamb"
