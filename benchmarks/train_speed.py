@@ -72,13 +72,15 @@ def _cfg(spec: Dict[str, Any], args: argparse.Namespace, atfr: bool):
             "DATA.TEST_CROP_SIZE", str(spec["size"]),
             "TRAIN.BATCH_SIZE", str(len(spec["lengths"])),
             "TRAIN.MIXED_PRECISION", str(args.amp), "ATFR.ENABLED", str(atfr),
-            "ATFR.TRAIN_BATCHING", args.batching, "OUTPUT_DIR", "/tmp/train_speed"]
+            "ATFR.TRAIN_BATCHING", args.batching]
     return assert_and_infer_cfg(load_config(parse_args(
         ["--cfg", os.path.join(ROOT, spec["config"]), *opts])))
 
 
-def _setup(spec: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
-    """Both models (shared weights), their TrainSteps, one batch and the fixed-stage run."""
+def _setup(spec: Dict[str, Any], args: argparse.Namespace,
+           count_flops: bool = True) -> Dict[str, Any]:
+    """Both models (shared weights), their TrainSteps, one batch, the runs and (with
+    `count_flops`) the ATFR model's per-length cost table."""
     device = torch.device(args.device)
     cfgs = {"atfr": _cfg(spec, args, True), "baseline": _cfg(spec, args, False)}
     torch.manual_seed(0)
@@ -88,7 +90,7 @@ def _setup(spec: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
     n, size = len(spec["lengths"]), spec["size"]
     shape = (3, spec["frames"], size, size)
     # Counted with the real measure: the sampler's own cost does not depend on B'.
-    table = CostTable(models["atfr"], [shape], conv_linear_only=True)
+    table = CostTable(models["atfr"], [shape], conv_linear_only=True) if count_flops else None
     fix_sampler_lengths(models["atfr"], spec["lengths"])
     gen = torch.Generator().manual_seed(0)
     xs = [torch.rand(n, *shape, generator=gen).to(device)]
@@ -117,7 +119,7 @@ def _setup(spec: Dict[str, Any], args: argparse.Namespace) -> Dict[str, Any]:
 def _child_memory(args: argparse.Namespace) -> None:
     """--child-memory MODEL PART: peak memory of one run of PART in this fresh process."""
     model, part = args.child_memory
-    setup = _setup(MODELS[model], args)
+    setup = _setup(MODELS[model], args, count_flops=False)
     run = setup["runs"][part]
     run()  # warm-up: optimizer state, gradients, first-call allocations
     print(json.dumps({"peak_mib": peak_memory_mib(run, setup["device"])}))

@@ -62,9 +62,6 @@ from slowfast_atfr.utils.cpu_allocator import retain_freed_memory  # noqa: E402
 from slowfast_atfr.utils.flops import CostTable  # noqa: E402
 from slowfast_atfr.utils.parser import load_config, parse_args  # noqa: E402
 
-_RUNS = {"grouped": varlen.run_grouped, "packed": varlen.run_packed,
-         "padded": varlen.run_padded}
-
 
 def _models(args: argparse.Namespace) -> Tuple[torch.nn.Module, torch.nn.Module]:
     """(the ATFR model, its twin without ATFR) in eval mode with identical shared weights."""
@@ -106,7 +103,7 @@ def _timings(atfr, baseline, xs, args) -> Dict[str, float]:
         "atfr": lambda: atfr(xs),
         # The same layers (res3..head) on every clip at full T vs on the sampled clips.
         "after_full": lambda: atfr.forward_after_sampler(feats),
-        "after_sampled": lambda: _RUNS[args.batching](atfr.forward_after_sampler, sampled,
+        "after_sampled": lambda: varlen.RUNS[args.batching](atfr.forward_after_sampler, sampled,
                                                       lengths),
     }
     timings = time_alternately(runs, rounds=args.iters, warmup=args.warmup,
@@ -172,7 +169,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--bins", type=int, default=-1, help="ATFR.NUM_BINS_TEST (-1 = T)")
     parser.add_argument("--lengths", type=int, nargs="+", default=None,
                         help="B' of each clip (one per clip of --batch) instead of the measure's")
-    parser.add_argument("--batching", default="grouped", choices=sorted(_RUNS),
+    parser.add_argument("--batching", default="grouped", choices=sorted(varlen.RUNS),
                         help="ATFR.EVAL_BATCHING of the ATFR model")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--seed", type=int, default=0)

@@ -87,12 +87,19 @@ class Trainer:
                         params_count(model) / 1e6)
         self.model = du.place_model(cfg, model)
         self.step = TrainStep.from_cfg(cfg, self.model)
-        self.optimizer, self.scaler = self.step.optimizer, self.step.scaler
         self.train_loader = data_loader.construct_loader(cfg, "train")
         self.val_loader = data_loader.construct_loader(cfg, "val")
         self._precise_bn_loader = None
         self.train_meter = EpochMeter("train", len(self.train_loader), cfg, self.writer)
         self.val_meter = EpochMeter("val", len(self.val_loader), cfg, self.writer)
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.step.optimizer
+
+    @property
+    def scaler(self) -> torch.amp.GradScaler:
+        return self.step.scaler
 
     def precise_bn_loader(self):
         if self._precise_bn_loader is None:

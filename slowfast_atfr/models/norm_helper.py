@@ -52,7 +52,6 @@ class SubBatchNorm3d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [N, C, T, H, W] (or a varlen batch of N clips) with N divisible by num_splits
         in training."""
-        layout = varlen.layout_of(x)
         if not self.training:
             x = self.bn(x)
             if self.affine:
@@ -63,11 +62,7 @@ class SubBatchNorm3d(nn.Module):
             raise ValueError(f"Batch size {clips} must be divisible by "
                              f"BN.NUM_SPLITS={self.num_splits}.")
         weight, bias = (self.weight, self.bias) if self.affine else (None, None)
-        y, moments = varlen.batch_norm_frames(
-            x, varlen.frame_groups(x, layout, self.num_splits), self.num_splits, weight, bias,
-            self.split_bn.eps)
-        varlen.update_running_stats(self.split_bn, moments)
-        return y
+        return varlen.normalise_frames(x, self.split_bn, self.num_splits, weight, bias)
 
 
 class SyncBatchNorm3d(VarLenBatchNorm3d):
@@ -76,7 +71,7 @@ class SyncBatchNorm3d(VarLenBatchNorm3d):
     Unlike PySlowFast's NaiveSyncBatchNorm3d it always reduces over the whole default process
     group (BN.NUM_SYNC_DEVICES and BN.GLOBAL_SYNC are not read), which is what multigrid
     needs to keep MULTIGRID.BN_BASE_SIZE samples per statistic or more. The backward pass
-    sums the statistics' gradients over the processes too (varlen.batch_norm_frames).
+    sums the statistics' gradients over the processes too (varlen.normalise_frames).
     Falls back to local statistics without torch.distributed. Same state dict as
     nn.BatchNorm3d.
     """
@@ -85,11 +80,8 @@ class SyncBatchNorm3d(VarLenBatchNorm3d):
         synced = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
         if not (self.training and synced):
             return super().forward(x)
-        y, moments = varlen.batch_norm_frames(
-            x, varlen.frame_groups(x, varlen.layout_of(x), 1), 1, self.weight, self.bias,
-            self.eps, process_group=dist.group.WORLD)
-        varlen.update_running_stats(self, moments)
-        return y
+        return varlen.normalise_frames(x, self, 1, self.weight, self.bias,
+                                       process_group=dist.group.WORLD)
 
 
 def get_norm(name: str = "batchnorm", *, num_splits: int = 1) -> Callable[..., nn.Module]:

@@ -16,9 +16,6 @@ from slowfast_atfr.models import varlen
 SAMPLER_STAGES = ("stem", "res2", "res3", "res4")
 
 Step = Callable[[List[torch.Tensor]], object]
-# ATFR.TRAIN_BATCHING / EVAL_BATCHING values -> how the layers after the sampler run.
-_RUNS = {"packed": varlen.run_packed, "padded": varlen.run_padded,
-         "grouped": varlen.run_grouped}
 
 
 class PassThrough(nn.Module):
@@ -117,7 +114,7 @@ class VideoModel(nn.Module):
         xs, lengths = self.sample(self.forward_before_sampler(xs))
         self.temporal_lengths = lengths.detach()
         mode = self.train_batching if self.training else self.eval_batching
-        return _RUNS[mode](self.forward_after_sampler, xs, lengths)
+        return varlen.RUNS[mode](self.forward_after_sampler, xs, lengths)
 
 
 def attach_atfr(model: VideoModel, cfg, dims: Sequence[int]) -> None:

@@ -24,8 +24,7 @@ exported here. Outside a context (models without a sampler) every helper is a no
 from slowfast_atfr.models.varlen.batchnorm import (
     VarLenBatchNorm3d,
     batch_norm_frames,
-    frame_groups,
-    update_running_stats,
+    normalise_frames,
     zero_invalid,
 )
 from slowfast_atfr.models.varlen.context import (
@@ -55,6 +54,7 @@ from slowfast_atfr.models.varlen.ops import (
     num_clips,
 )
 from slowfast_atfr.models.varlen.run import (
+    RUNS,
     recording_padded_parts,
     run_grouped,
     run_packed,
@@ -62,10 +62,10 @@ from slowfast_atfr.models.varlen.run import (
 )
 
 __all__ = [
-    "ClipLayout", "VarLenBatchNorm3d", "VarLenConv3d", "active_layout", "active_lengths",
-    "add_layout", "batch_norm_frames", "broadcast_per_clip", "concat_padded", "frame_groups",
+    "RUNS", "ClipLayout", "VarLenBatchNorm3d", "VarLenConv3d", "active_layout",
+    "active_lengths", "add_layout", "batch_norm_frames", "broadcast_per_clip", "concat_padded",
     "install_hooks", "layout_of", "layouts_context", "lengths_context", "masked_mean",
-    "num_clips", "pack", "packed_temporal_conv", "pathway_scope", "recording_padded_parts",
-    "repack", "resampled_lengths", "run_grouped", "run_packed", "run_padded",
-    "unpack", "update_running_stats", "valid_mask", "zero_invalid", "zero_padding",
+    "normalise_frames", "num_clips", "pack", "packed_temporal_conv", "pathway_scope",
+    "recording_padded_parts", "repack", "resampled_lengths", "run_grouped", "run_packed",
+    "run_padded", "unpack", "valid_mask", "zero_invalid", "zero_padding",
 ]

@@ -1,15 +1,16 @@
 """BatchNorm whose statistics count valid frames only: one fused operation for every variant.
 
 `batch_norm_frames` normalises a `[R, C, T, H, W]` tensor whose frames belong to statistic
-groups (-1: padding, never counted, output zero). One group is plain BatchNorm over valid
-frames (`VarLenBatchNorm3d` on a padded batch); G groups are PySlowFast's sub-batches
-(`SubBatchNorm3d`, multigrid); with a process group the moments are combined over all
-processes (`SyncBatchNorm3d`). It is memory-lean like the native kernel: the forward pass
-takes per-frame moments in one pass (`var_mean` over H, W) and combines them per group
-(Chan's parallel formula, no cancellation), writes the output in one more pass, and keeps only
-the input and the [C, G] statistics for the backward pass, which computes the input gradient
-from them in closed form. Packed batches with one group need none of this: every frame is
-valid, so `VarLenBatchNorm3d` runs the native kernel there.
+groups, given as a one-hot membership matrix (padding belongs to none: it is never counted
+and its output is zero). `normalise_frames` is what the norm layers call: one group is plain
+BatchNorm over valid frames (`VarLenBatchNorm3d` on a padded batch); G groups are
+PySlowFast's sub-batches (`SubBatchNorm3d`, multigrid); with a process group the moments are
+combined over all processes (`SyncBatchNorm3d`). It is memory-lean like the native kernel:
+the forward pass takes per-frame moments in one pass (`var_mean` over H, W) and combines
+them per group (Chan's parallel formula, no cancellation), writes the output in one more
+pass, and keeps only the input and the [C, G] statistics for the backward pass, which
+computes the input gradient from them in closed form. Packed batches with one group need
+none of this: every frame is valid, so `VarLenBatchNorm3d` runs the native kernel there.
 """
 
 from typing import Optional, Tuple
@@ -25,14 +26,8 @@ Moments = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def _per_frame(values: torch.Tensor) -> torch.Tensor:
-    """[R, C, T] -> [C, R * T] (frames in the row-major order of `frame_groups`)."""
+    """[R, C, T] -> [C, R * T] (frames in the row-major order of `ClipLayout.membership`)."""
     return values.transpose(0, 1).reshape(values.shape[1], -1)
-
-
-def _membership(groups: torch.Tensor, num_groups: int, dtype: torch.dtype) -> torch.Tensor:
-    """One-hot [R * T, G] of each frame's group, a zero row for padding: sums over the frames
-    of a group are products with it (deterministic on GPUs, unlike scatter-adds)."""
-    return (groups.unsqueeze(1) == torch.arange(num_groups, device=groups.device)).to(dtype)
 
 
 def _to_frames(values: torch.Tensor, member: torch.Tensor, shape: torch.Size,
@@ -74,14 +69,12 @@ class _FrameBatchNorm(torch.autograd.Function):
     """y = (x - mean_g) / sqrt(var_g + eps) * weight + bias on valid frames, 0 on padding."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, groups, num_groups, eps, process_group):
+    def forward(ctx, x, weight, bias, member, eps, process_group):
         with torch.autocast(x.device.type, enabled=False):  # statistics in float32 or wider
-            return _FrameBatchNorm._forward(ctx, x, weight, bias, groups, num_groups, eps,
-                                            process_group)
+            return _FrameBatchNorm._forward(ctx, x, weight, bias, member, eps, process_group)
 
     @staticmethod
-    def _forward(ctx, x, weight, bias, groups, num_groups, eps, process_group):
-        member = _membership(groups, num_groups, torch.promote_types(x.dtype, torch.float32))
+    def _forward(ctx, x, weight, bias, member, eps, process_group):
         count, mean, m2 = _group_moments(x, member)
         if process_group is not None:
             count, mean, m2 = _all_moments(count, mean, m2, process_group)
@@ -125,41 +118,46 @@ class _FrameBatchNorm(torch.autograd.Function):
         dx.addcmul_(x, _to_frames(x_coef, member, x.shape, dy.dtype))
         grad_weight = local_dxhat.sum(1).to(weight.dtype) if ctx.needs_input_grad[1] else None
         grad_bias = local_dy.sum(1).to(ctx.bias_dtype) if ctx.needs_input_grad[2] else None
-        return dx, grad_weight, grad_bias, None, None, None, None
-
-
-def frame_groups(x: torch.Tensor, layout: Optional[ClipLayout], num_groups: int) -> torch.Tensor:
-    """int64 [R * T]: statistic group of every frame of x: clip index mod `num_groups`
-    (PySlowFast's sub-batch of sample i is i % num_groups), -1 on padding."""
-    if layout is None:
-        r, t = x.shape[0], x.shape[2]
-        clip = torch.arange(r, device=x.device).repeat_interleave(t)
-    else:
-        clip = layout.frame_clip()
-    return torch.where(clip >= 0, clip % num_groups, -1)
+        return dx, grad_weight, grad_bias, None, None, None
 
 
 def batch_norm_frames(
-    x: torch.Tensor, groups: torch.Tensor, num_groups: int, weight: Optional[torch.Tensor],
+    x: torch.Tensor, member: torch.Tensor, weight: Optional[torch.Tensor],
     bias: Optional[torch.Tensor], eps: float, process_group=None,
 ) -> Tuple[torch.Tensor, Moments]:
     """BatchNorm of x [R, C, T, H, W] with batch statistics per group of frames (see module).
 
     Args:
-        groups: int64 [R * T] from `frame_groups` (-1: padding, output 0).
+        member: one-hot [R * T, G] group of every frame, from `ClipLayout.membership`, in
+            the dtype the statistics are computed in (float32 or wider).
         weight, bias: affine parameters [C] shared by all groups, or None.
         process_group: combine the moments of all its processes (sync BN), or None.
 
     Returns:
         y like x, and (mean [C, G], biased var [C, G], count [G]) for the running statistics.
     """
-    y, mean, var, count = _FrameBatchNorm.apply(x, weight, bias, groups, num_groups, eps,
-                                                process_group)
+    y, mean, var, count = _FrameBatchNorm.apply(x, weight, bias, member, eps, process_group)
     return y, (mean, var, count)
 
 
+def normalise_frames(x: torch.Tensor, stats: nn.modules.batchnorm._BatchNorm, num_groups: int,
+                     weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+                     process_group=None) -> torch.Tensor:
+    """Training BatchNorm of x over its valid frames, `num_groups` statistic groups, with
+    `stats`'s eps and running buffers ([G * C], updated). x may be outside a varlen context
+    (every frame valid) or padded or packed inside one."""
+    layout = context.layout_of(x)
+    if layout is None:  # every frame of every sample
+        layout = ClipLayout.padded(torch.full((x.shape[0],), x.shape[2], device=x.device),
+                                   x.shape[2])
+    member = layout.membership(num_groups, torch.promote_types(x.dtype, torch.float32))
+    y, moments = batch_norm_frames(x, member, weight, bias, stats.eps, process_group)
+    _update_running_stats(stats, moments)
+    return y
+
+
 @torch.no_grad()
-def update_running_stats(bn: nn.modules.batchnorm._BatchNorm, moments: Moments) -> None:
+def _update_running_stats(bn: nn.modules.batchnorm._BatchNorm, moments: Moments) -> None:
     """Fold batch moments (mean [C, G], var [C, G], count [G]) into `bn`'s [G * C] buffers,
     with nn.BatchNorm's momentum rule and unbiased variance."""
     if not bn.track_running_stats:
@@ -196,8 +194,4 @@ class VarLenBatchNorm3d(nn.BatchNorm3d):
         use_batch_stats = self.training or not self.track_running_stats
         if not use_batch_stats:
             return zero_padding(super().forward(x), layout.lengths)
-        y, moments = batch_norm_frames(x, frame_groups(x, layout, 1), 1, self.weight,
-                                       self.bias, self.eps)
-        if self.training:
-            update_running_stats(self, moments)
-        return y
+        return normalise_frames(x, self, 1, self.weight, self.bias)

@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from slowfast_atfr.models.varlen import context
 from slowfast_atfr.models.varlen.layout import ClipLayout
 
-# Per tap: (tap j, output frames [a, b), input frames [c, d), valid mask [b - a] bool).
-Shift = Tuple[int, int, int, int, int, torch.Tensor]
+# Per tap: (tap j, output frames [a, b), input frames [c, d), valid mask [b - a] bool, the
+# output frames whose read of this tap falls in another clip [M] int64).
+Shift = Tuple[int, int, int, int, int, torch.Tensor, torch.Tensor]
 
 
 def _shifts(conv: nn.Conv3d, layout: ClipLayout) -> List[Shift]:
@@ -39,7 +40,8 @@ def _shifts(conv: nn.Conv3d, layout: ClipLayout) -> List[Shift]:
             a, b = max(0, -offset), min(size, size - offset)
             if a < b:
                 same = clip[a:b] == clip[a + offset:b + offset]
-                shifts.append((j, a, b, a + offset, b + offset, same))
+                cross = a + torch.nonzero(~same).squeeze(1)
+                shifts.append((j, a, b, a + offset, b + offset, same, cross))
         return shifts
 
     return layout.cached(("shifts", kernel, dilation, padding), compute)
@@ -60,7 +62,7 @@ def _sum_of_masked_taps(conv: nn.Conv3d, x: torch.Tensor, layout: ClipLayout) ->
     y = taps[:, :, center[0]].clone() if center else taps.new_zeros(taps[:, :, 0].shape)
     for shift in shifts:
         if shift is not center:
-            j, a, b, c, d, same = shift
+            j, a, b, c, d, same, _ = shift
             y[:, :, a:b].addcmul_(taps[:, :, j, c:d], same.to(y.dtype).view(1, 1, -1, 1, 1))
     return y if conv.bias is None else y + conv.bias.view(1, -1, 1, 1, 1)
 
@@ -69,8 +71,7 @@ def subtract_cross_clip_reads(conv: nn.Conv3d, x: torch.Tensor, y: torch.Tensor,
                               layout: ClipLayout) -> torch.Tensor:
     """y = conv(x) of a packed x (before any activation) minus every product of a kernel tap
     with a frame of another clip than the output frame's."""
-    for j, a, _, c, _, same in _shifts(conv, layout):
-        out = a + torch.nonzero(~same).squeeze(1)
+    for j, a, _, c, _, _, out in _shifts(conv, layout):
         if out.numel() == 0:
             continue
         frames = x.index_select(2, out + (c - a))[0].transpose(0, 1)  # [M, C_in, H, W]

@@ -74,15 +74,18 @@ class ClipLayout:
 
         return self.cached("frame_clip", compute)
 
-    def clip_membership(self, dtype: torch.dtype) -> torch.Tensor:
-        """One-hot [R * T, N] of every frame's clip (a zero row for padding): per-clip sums
-        over frames are products with it."""
+    def membership(self, num_groups: int, dtype: torch.dtype) -> torch.Tensor:
+        """One-hot [R * T, G] of every frame's group, clip index mod `num_groups` (PySlowFast's
+        sub-batch of sample i is i % G; G = N gives the clips), a zero row for padding. Sums
+        over the frames of a group are products with it (deterministic on GPUs, unlike
+        scatter-adds)."""
 
         def compute() -> torch.Tensor:
-            clips = torch.arange(self.num_clips, device=self.device)
-            return (self.frame_clip().unsqueeze(1) == clips).to(dtype)
+            groups = torch.arange(num_groups, device=self.device)
+            clip = self.frame_clip().unsqueeze(1)
+            return ((clip >= 0) & (clip % num_groups == groups)).to(dtype)
 
-        return self.cached(("membership", dtype), compute)
+        return self.cached(("membership", num_groups, dtype), compute)
 
 
 def valid_mask(lengths: torch.Tensor, num_frames: int) -> torch.Tensor:

@@ -28,9 +28,10 @@ def masked_mean(x: torch.Tensor) -> torch.Tensor:
         return x.mean(dim=(2, 3, 4), keepdim=True)
     c, n = x.shape[1], layout.num_clips
     frame_sums = x.sum(dim=(3, 4)).transpose(0, 1).reshape(c, -1)  # [C, R * T]
-    totals = frame_sums @ layout.clip_membership(frame_sums.dtype)  # [C, N]
+    totals = frame_sums @ layout.membership(n, frame_sums.dtype)  # [C, N]
     count = layout.lengths.to(totals.dtype) * (x.shape[3] * x.shape[4])
-    context.add_layout(ClipLayout.padded(torch.ones_like(layout.lengths), 1))
+    context.add_layout(layout.cached("pooled", lambda: ClipLayout.padded(
+        torch.ones_like(layout.lengths), 1)))
     return (totals / count).t().reshape(n, c, 1, 1, 1)
 
 
@@ -55,11 +56,8 @@ def concat_padded(slow: torch.Tensor, fused: torch.Tensor, slow_pathway: int = 0
     Inside a context, `fused` must have been computed under `pathway_scope(fused_pathway)`;
     every clip of `slow_pathway` becomes as long as the longer of its two parts.
     """
-    ctx = context.current()
-    if ctx is None:
-        size = max(slow.shape[2], fused.shape[2])
-        return torch.cat([F.pad(slow, (0, 0, 0, 0, 0, size - slow.shape[2])),
-                          F.pad(fused, (0, 0, 0, 0, 0, size - fused.shape[2]))], dim=1)
+    if context.current() is None:
+        return _pad_and_concat(slow, fused)
     with context.pathway_scope(slow_pathway):
         slow_layout = context.active_layout(slow.shape[2])
     with context.pathway_scope(fused_pathway):
@@ -70,9 +68,14 @@ def concat_padded(slow: torch.Tensor, fused: torch.Tensor, slow_pathway: int = 0
         out = torch.cat([repack(slow, slow_layout, layout.lengths_list()),
                          repack(fused, fused_layout, layout.lengths_list())], dim=1)
     else:
-        size = max(slow.shape[2], fused.shape[2])
-        layout = ClipLayout.padded(lengths, size)
-        out = torch.cat([F.pad(slow, (0, 0, 0, 0, 0, size - slow.shape[2])),
-                         F.pad(fused, (0, 0, 0, 0, 0, size - fused.shape[2]))], dim=1)
+        out = _pad_and_concat(slow, fused)
+        layout = ClipLayout.padded(lengths, out.shape[2])
     context.set_layout(slow_pathway, layout)
     return out
+
+
+def _pad_and_concat(slow: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
+    """Both padded with zero frames to the longer one, concatenated along channels."""
+    size = max(slow.shape[2], fused.shape[2])
+    return torch.cat([F.pad(slow, (0, 0, 0, 0, 0, size - slow.shape[2])),
+                      F.pad(fused, (0, 0, 0, 0, 0, size - fused.shape[2]))], dim=1)

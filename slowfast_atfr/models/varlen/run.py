@@ -90,6 +90,10 @@ def recording_padded_parts() -> Iterator[List[Tuple[str, str]]]:
         stack.remove(parts)
 
 
+# ATFR.TRAIN_BATCHING / EVAL_BATCHING values -> how the layers after the sampler run.
+RUNS = {"packed": run_packed, "padded": run_padded, "grouped": run_grouped}
+
+
 def _log_padded_parts(parts: List[tuple]) -> None:
     key = tuple(parts)
     if not parts or key in _LOGGED:

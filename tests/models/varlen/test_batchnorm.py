@@ -21,10 +21,10 @@ def test_fused_batchnorm_gradients_equal_autograd_of_the_formula(num_groups):
     x = (padded_clips(c=2, hw=2, dtype=torch.float64) * 2 + 1).requires_grad_()
     weight = torch.rand(2, dtype=torch.float64, requires_grad=True)
     bias = torch.rand(2, dtype=torch.float64, requires_grad=True)
-    groups = varlen.frame_groups(x, ClipLayout.padded(LENGTHS, 6), num_groups)
+    member = ClipLayout.padded(LENGTHS, 6).membership(num_groups, torch.float64)
 
     def fn(x, weight, bias):
-        return varlen.batch_norm_frames(x, groups, num_groups, weight, bias, 1e-5)[0]
+        return varlen.batch_norm_frames(x, member, weight, bias, 1e-5)[0]
 
     assert torch.autograd.gradcheck(fn, (x, weight, bias))
 
@@ -33,7 +33,7 @@ def test_fused_batchnorm_equals_batchnorm_per_group_and_zeroes_padding():
     x = padded_clips(c=3) * 3 + 1
     layout = ClipLayout.padded(LENGTHS, 6)
     y, (mean, var, count) = varlen.batch_norm_frames(
-        x, varlen.frame_groups(x, layout, 2), 2, None, None, 1e-5)
+        x, layout.membership(2, torch.float32), None, None, 1e-5)
     assert torch.equal(y, varlen.zero_padding(y, LENGTHS))
     for group in range(2):
         clips = [i for i in range(4) if i % 2 == group]
