@@ -12,7 +12,7 @@ setup(
         "torch>=2.0,<3",
         "fvcore>=0.1.5",
         "iopath>=0.1.9",
-        "av>=10.0",
+        "av>=18.0",
         "simplejson",
         "numpy",
         "pyyaml",

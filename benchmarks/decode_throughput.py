@@ -57,7 +57,8 @@ def _bare_decode(path: str, positions: List[int]) -> List[np.ndarray]:
             if idx >= positions[-1]:
                 break
         # Converting after decoding is faster than converting while the decoder runs.
-        arrays = {idx: frame.to_ndarray(format="rgb24") for idx, frame in kept.items()}
+        arrays = {idx: frame.to_ndarray(format="rgb24", threads=1)
+                  for idx, frame in kept.items()}
     return [arrays[p] for p in positions]
 
 

@@ -1,33 +1,32 @@
-"""Cross-key checks of a config; the only place that validates a config."""
+"""Checks of a config; the only place that validates a config.
+
+`DOMAINS` gives every key that holds numbers (and a few others) the values it may take, and
+`RULES` the conditions between keys. `check_and_infer` checks all of them at once, so that a
+config with several wrong values is reported in one error, before anything runs.
+"""
 
 import difflib
-import math
-from typing import Any, Iterable, List
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
 
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.config.domains import (
+    COUNT,
+    DROP_RATE,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    SHRINK_FACTOR,
+    Domain,
+    Free,
+    Int,
+    ListOf,
+    OneOf,
+    Only,
+    Real,
+)
 from slowfast_atfr.utils.distributed import processes_per_machine
 from slowfast_atfr.utils.misc import num_pathways
-
-_STAGES = ("stem", "res2", "res3", "res4")
-_TRAIN_BATCHING = ("packed", "padded")
-_EVAL_BATCHING = ("grouped", "packed", "padded")
-_KERNELS = ("linear", "kronecker")
-_MEASURES = ("magnitude", "angular", "spherical", "mean_distance")
-_SIMILARITY_NETS = ("conv", "mlp_bn")
-_LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
-# PySlowFast keys that its YAML files may set but that have no effect here: a value other
-# than the default is refused, naming the key, instead of being silently ignored.
-_UNSUPPORTED = {
-    "MODEL.HEAD_ACT": ("softmax", "the test loop always applies softmax"),
-    "DATA.MULTI_LABEL": (False, "multi-label data sets are not supported"),
-    "MODEL.ACT_CHECKPOINT": (False, "activation checkpointing is not implemented"),
-    "RESNET.ZERO_INIT_FINAL_CONV": (False, "it is not implemented (RESNET.ZERO_INIT_FINAL_BN "
-                                           "is)"),
-    "MULTIGRID.EVAL_FREQ": (3, "evaluation follows TRAIN.EVAL_PERIOD, in multigrid training "
-                               "too"),
-    "MULTIGRID.LONG_CYCLE_SAMPLING_RATE": (0, "the long cycle sets DATA.SAMPLING_RATE itself"),
-}
 
 
 def closest_keys(name: str, candidates: Iterable[str], n: int = 3) -> List[str]:
@@ -35,12 +34,248 @@ def closest_keys(name: str, candidates: Iterable[str], n: int = 3) -> List[str]:
     return difflib.get_close_matches(name, sorted(candidates), n=n, cutoff=0.4)
 
 
-def _choice(key: str, value: Any, allowed: Iterable[Any]) -> None:
-    allowed = tuple(allowed)
-    if value not in allowed:
-        raise ValueError(f"{key}={value!r} is not valid; expected one of {list(allowed)}.")
+_NOT_READ = Free("not read; accepted for PySlowFast's YAML files")
 
 
+def _per_stage(item: Domain) -> ListOf:
+    """res2..res5, each a list with one entry per pathway."""
+    return ListOf(ListOf(item, length=(1, None)), length=(4, 4))
+
+
+_STAGES = ("stem", "res2", "res3", "res4")
+_LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
+
+# The domain of every config key that holds numbers, plus the string choices and the
+# PySlowFast keys without effect. tests/config/test_domains.py fails when a numeric key of
+# defaults.py has no entry here: a new key declares its domain (or Free, with the reason).
+DOMAINS: Dict[str, Domain] = {
+    "BN.NUM_BATCHES_PRECISE": COUNT,
+    "BN.WEIGHT_DECAY": NON_NEGATIVE,
+    "BN.NUM_SPLITS": POSITIVE_INT,
+    "BN.NUM_SYNC_DEVICES": _NOT_READ,
+    "TRAIN.BATCH_SIZE": POSITIVE_INT,
+    "TRAIN.EVAL_PERIOD": COUNT,
+    "TRAIN.CHECKPOINT_PERIOD": COUNT,
+    "TRAIN.CHECKPOINT_ITER_PERIOD": COUNT,
+    "TRAIN.CHECKPOINT_ITER_KEEP": COUNT,
+    "TEST.BATCH_SIZE": POSITIVE_INT,
+    "TEST.NUM_ENSEMBLE_VIEWS": POSITIVE_INT,
+    "TEST.NUM_SPATIAL_CROPS": OneOf((1, 3)),
+    "RESNET.NUM_GROUPS": POSITIVE_INT,
+    "RESNET.WIDTH_PER_GROUP": POSITIVE_INT,
+    "RESNET.DEPTH": OneOf((18, 50, 101)),  # the depths of models/resnet.py's stage table
+    "RESNET.NUM_BLOCK_TEMP_KERNEL": _per_stage(COUNT),
+    "RESNET.SPATIAL_STRIDES": _per_stage(POSITIVE_INT),
+    "RESNET.SPATIAL_DILATIONS": _per_stage(POSITIVE_INT),
+    "RESNET.ZERO_INIT_FINAL_CONV": Only(False, "it is not implemented (RESNET.ZERO_INIT_FINAL_BN "
+                                               "is)"),
+    "X3D.WIDTH_FACTOR": POSITIVE,
+    "X3D.DEPTH_FACTOR": POSITIVE,
+    "X3D.BOTTLENECK_FACTOR": POSITIVE,
+    "X3D.DIM_C5": POSITIVE_INT,
+    "X3D.DIM_C1": POSITIVE_INT,
+    "NONLOCAL.LOCATION": _per_stage(ListOf(COUNT)),
+    "NONLOCAL.GROUP": _per_stage(POSITIVE_INT),
+    "NONLOCAL.POOL": _per_stage(ListOf(POSITIVE_INT, length=(3, 3))),
+    "MODEL.NUM_CLASSES": POSITIVE_INT,
+    "MODEL.DROPOUT_RATE": DROP_RATE,
+    "MODEL.DROPCONNECT_RATE": DROP_RATE,
+    "MODEL.FC_INIT_STD": POSITIVE,
+    "MODEL.HEAD_ACT": Only("softmax", "the test loop always applies softmax"),
+    "MODEL.ACT_CHECKPOINT": Only(False, "activation checkpointing is not implemented"),
+    "SLOWFAST.BETA_INV": POSITIVE_INT,
+    "SLOWFAST.ALPHA": POSITIVE_INT,
+    "SLOWFAST.FUSION_CONV_CHANNEL_RATIO": POSITIVE_INT,
+    "SLOWFAST.FUSION_KERNEL_SZ": POSITIVE_INT,
+    "ATFR.STAGE": OneOf(_STAGES),
+    "ATFR.NUM_BINS_TRAIN": ListOf(Int(low=1, sentinel=(-1, "= T, or the block length"))),
+    "ATFR.NUM_BINS_TEST": ListOf(Int(low=1, sentinel=(-1, "= ATFR.NUM_BINS_TRAIN"))),
+    "ATFR.BLOCK_LENGTH": ListOf(COUNT),
+    "ATFR.EMBED_DIM": POSITIVE_INT,
+    "ATFR.KERNEL": OneOf(("linear", "kronecker")),
+    "ATFR.MEASURE": OneOf(("magnitude", "angular", "spherical", "mean_distance")),
+    "ATFR.MULTI_BINS": ListOf(POSITIVE_INT),
+    "ATFR.SIMILARITY_NET": OneOf(("conv", "mlp_bn")),
+    "ATFR.TRAIN_BATCHING": OneOf(("packed", "padded")),
+    "ATFR.EVAL_BATCHING": OneOf(("grouped", "packed", "padded")),
+    "DATA.SPLIT": OneOf((1, 2, 3)),
+    "DATA.NUM_FRAMES": POSITIVE_INT,
+    "DATA.SAMPLING_RATE": POSITIVE_INT,
+    "DATA.TARGET_FPS": POSITIVE,
+    "DATA.MEAN": ListOf(Real(), length=(3, 3)),  # one per RGB channel
+    "DATA.STD": ListOf(POSITIVE, length=(3, 3)),
+    "DATA.INPUT_CHANNEL_NUM": ListOf(POSITIVE_INT, length=(1, None)),
+    "DATA.TRAIN_JITTER_SCALES": ListOf(POSITIVE_INT, length=(2, 2), ascending=True),
+    "DATA.TRAIN_CROP_SIZE": POSITIVE_INT,
+    "DATA.TEST_CROP_SIZE": POSITIVE_INT,
+    "DATA.DECODING_BACKEND": OneOf(("pyav",)),
+    "DATA.DECODER_THREADS": COUNT,
+    "DATA.MAX_DECODE_RETRIES": COUNT,
+    "DATA.MULTI_LABEL": Only(False, "multi-label data sets are not supported"),
+    "SOLVER.BASE_LR": NON_NEGATIVE,
+    "SOLVER.LR_POLICY": OneOf(_LR_POLICIES),
+    "SOLVER.COSINE_END_LR": NON_NEGATIVE,
+    "SOLVER.GAMMA": SHRINK_FACTOR,
+    "SOLVER.STEP_SIZE": _NOT_READ,
+    "SOLVER.STEPS": ListOf(COUNT, ascending=True),
+    "SOLVER.LRS": ListOf(NON_NEGATIVE),
+    "SOLVER.MAX_EPOCH": POSITIVE_INT,
+    "SOLVER.MOMENTUM": Real(0, 1, "[)"),
+    "SOLVER.DAMPENING": Real(0, 1),
+    "SOLVER.WEIGHT_DECAY": NON_NEGATIVE,
+    "SOLVER.WARMUP_FACTOR": _NOT_READ,
+    "SOLVER.WARMUP_EPOCHS": NON_NEGATIVE,
+    "SOLVER.WARMUP_START_LR": NON_NEGATIVE,
+    "SOLVER.CLIP_GRAD_L2NORM": NON_NEGATIVE,
+    "SOLVER.CLIP_GRAD_VAL": NON_NEGATIVE,
+    "NUM_GPUS": COUNT,
+    "NUM_CPU_PROCESSES": POSITIVE_INT,
+    "NUM_SHARDS": POSITIVE_INT,
+    "SHARD_ID": COUNT,
+    "RNG_SEED": Int(0, 2**32 - 1),  # numpy's seed range
+    "LOG_PERIOD": POSITIVE_INT,
+    "BENCHMARK.NUM_CLIPS": POSITIVE_INT,
+    "BENCHMARK.BATCH_SIZE": POSITIVE_INT,
+    "BENCHMARK.WARMUP_ITERS": COUNT,
+    "DATA_LOADER.NUM_WORKERS": COUNT,
+    "MULTIGRID.EPOCH_FACTOR": POSITIVE,
+    "MULTIGRID.SHORT_CYCLE_FACTORS": ListOf(SHRINK_FACTOR, length=(1, None)),
+    "MULTIGRID.LONG_CYCLE_FACTORS": ListOf(ListOf(SHRINK_FACTOR, length=(2, 2)),
+                                           length=(1, None)),
+    "MULTIGRID.BN_BASE_SIZE": POSITIVE_INT,
+    "MULTIGRID.EVAL_FREQ": Only(3, "evaluation follows TRAIN.EVAL_PERIOD, in multigrid "
+                                   "training too"),
+    "MULTIGRID.LONG_CYCLE_SAMPLING_RATE": Only(0, "the long cycle sets DATA.SAMPLING_RATE "
+                                                  "itself"),
+    # Inferred by check_and_infer when multigrid is on (0 = not inferred).
+    "MULTIGRID.DEFAULT_B": COUNT,
+    "MULTIGRID.DEFAULT_T": COUNT,
+    "MULTIGRID.DEFAULT_S": COUNT,
+    "DEMO.TOP_K": POSITIVE_INT,
+    "DEMO.WINDOW_STRIDE": POSITIVE_INT,
+}
+
+
+def _get(cfg: CfgNode, key: str) -> Any:
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+# ---------------------------------------------------------------------------- #
+# Rules between keys
+# ---------------------------------------------------------------------------- #
+Rule = Callable[[CfgNode], Iterator[str]]
+# (the keys a rule reads, the rule): a rule yields one error line per violation; it runs only
+# when all its keys are inside their DOMAINS, so it may rely on their types and ranges.
+RULES: List[Tuple[Tuple[str, ...], Rule]] = []
+
+
+def _rule(*keys: str) -> Callable[[Rule], Rule]:
+    def register(rule: Rule) -> Rule:
+        RULES.append((keys, rule))
+        return rule
+
+    return register
+
+
+@_rule("MODEL.ARCH", "MODEL.SINGLE_PATHWAY_ARCH", "MODEL.MULTI_PATHWAY_ARCH")
+def _arch_is_listed(cfg: CfgNode) -> Iterator[str]:
+    allowed = [*cfg.MODEL.SINGLE_PATHWAY_ARCH, *cfg.MODEL.MULTI_PATHWAY_ARCH]
+    if cfg.MODEL.ARCH not in allowed:
+        yield f"MODEL.ARCH={cfg.MODEL.ARCH!r} is not valid; expected one of {allowed}."
+
+
+@_rule("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE", "NUM_GPUS", "NUM_CPU_PROCESSES")
+def _batches_split_over_processes(cfg: CfgNode) -> Iterator[str]:
+    procs = processes_per_machine(cfg)
+    for key in ("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE"):
+        if _get(cfg, key) % procs != 0:
+            yield (f"{key}={_get(cfg, key)} must be divisible by the number of processes per "
+                   f"machine ({procs}; NUM_GPUS={cfg.NUM_GPUS}, "
+                   f"NUM_CPU_PROCESSES={cfg.NUM_CPU_PROCESSES}).")
+
+
+@_rule("BN.NORM_TYPE", "BN.NUM_SPLITS", "TRAIN.BATCH_SIZE", "NUM_GPUS", "NUM_CPU_PROCESSES")
+def _sub_batches_split_evenly(cfg: CfgNode) -> Iterator[str]:
+    clips = cfg.TRAIN.BATCH_SIZE // processes_per_machine(cfg)
+    if cfg.BN.NORM_TYPE == "sub_batchnorm" and clips % cfg.BN.NUM_SPLITS != 0:
+        yield (f"BN.NUM_SPLITS={cfg.BN.NUM_SPLITS} must divide the {clips} clips of each "
+               f"process's training batch (TRAIN.BATCH_SIZE={cfg.TRAIN.BATCH_SIZE} per machine) "
+               "for BN.NORM_TYPE 'sub_batchnorm'; choose a divisor.")
+
+
+@_rule("SHARD_ID", "NUM_SHARDS")
+def _shard_exists(cfg: CfgNode) -> Iterator[str]:
+    if cfg.SHARD_ID >= cfg.NUM_SHARDS:
+        yield (f"SHARD_ID={cfg.SHARD_ID} must be < NUM_SHARDS={cfg.NUM_SHARDS} (machines are "
+               "numbered from 0).")
+
+
+@_rule("DATA.NUM_FRAMES", "SLOWFAST.ALPHA")
+def _slow_pathway_has_frames(cfg: CfgNode) -> Iterator[str]:
+    frames, alpha = cfg.DATA.NUM_FRAMES, cfg.SLOWFAST.ALPHA
+    if num_pathways(cfg) == 2 and frames < alpha:
+        yield (f"DATA.NUM_FRAMES={frames} leaves the slow pathway no frame (it gets "
+               f"NUM_FRAMES // SLOWFAST.ALPHA, with SLOWFAST.ALPHA={alpha}); use "
+               f"DATA.NUM_FRAMES >= {alpha} or a smaller SLOWFAST.ALPHA.")
+
+
+@_rule("SOLVER.LR_POLICY", "SOLVER.STEPS", "SOLVER.LRS")
+def _steps_have_lrs(cfg: CfgNode) -> Iterator[str]:
+    steps, lrs = list(cfg.SOLVER.STEPS), list(cfg.SOLVER.LRS)
+    if cfg.SOLVER.LR_POLICY == "steps_with_relative_lrs" and (not steps or
+                                                              len(steps) != len(lrs)):
+        yield (f"SOLVER.LRS={lrs} and SOLVER.STEPS={steps} must be non-empty and have the same "
+               "length for LR_POLICY steps_with_relative_lrs (one relative lr per step).")
+
+
+@_rule("SOLVER.WARMUP_EPOCHS", "SOLVER.MAX_EPOCH")
+def _warmup_ends_before_training(cfg: CfgNode) -> Iterator[str]:
+    if cfg.SOLVER.WARMUP_EPOCHS > cfg.SOLVER.MAX_EPOCH:
+        yield (f"SOLVER.WARMUP_EPOCHS={cfg.SOLVER.WARMUP_EPOCHS} must be <= "
+               f"SOLVER.MAX_EPOCH={cfg.SOLVER.MAX_EPOCH}: training would end inside the warm-up "
+               "and never follow SOLVER.LR_POLICY.")
+
+
+@_rule("SOLVER.OPTIMIZING_METHOD", "SOLVER.NESTEROV", "SOLVER.MOMENTUM", "SOLVER.DAMPENING")
+def _nesterov_has_momentum(cfg: CfgNode) -> Iterator[str]:
+    solver = cfg.SOLVER
+    if solver.OPTIMIZING_METHOD == "sgd" and solver.NESTEROV and (
+        solver.MOMENTUM <= 0 or solver.DAMPENING != 0
+    ):
+        yield (f"SOLVER.NESTEROV=True needs SOLVER.MOMENTUM > 0 and SOLVER.DAMPENING 0 (as "
+               f"torch.optim.SGD); got MOMENTUM={solver.MOMENTUM}, DAMPENING={solver.DAMPENING}."
+               " Set SOLVER.NESTEROV False or change them.")
+
+
+@_rule("DATA.PATH_LABEL_SEPARATOR")
+def _separator_is_one_character(cfg: CfgNode) -> Iterator[str]:
+    separator = cfg.DATA.PATH_LABEL_SEPARATOR
+    if not isinstance(separator, str) or len(separator) > 1:
+        yield (f"DATA.PATH_LABEL_SEPARATOR={separator!r} must be one character, or '' for "
+               "any blank or a comma (paths holding it go in double quotes).")
+
+
+def domain_problems(cfg: CfgNode) -> List[str]:
+    """One error line for each value of `cfg` outside its DOMAINS entry, then for each broken
+    rule of RULES whose keys are all inside their domains."""
+    problems, outside = [], set()
+    for key, domain in DOMAINS.items():
+        line = domain.problem(key, _get(cfg, key))
+        if line is not None:
+            problems.append(line)
+            outside.add(key)
+    for keys, rule in RULES:
+        if outside.isdisjoint(keys):
+            problems.extend(rule(cfg))
+    return problems
+
+
+# ---------------------------------------------------------------------------- #
+# Per-pathway lists and inferred values
+# ---------------------------------------------------------------------------- #
 def _per_pathway(cfg: CfgNode, key: str, count: int) -> None:
     group, name = key.split(".")
     values = list(cfg[group][name])
@@ -75,8 +310,7 @@ def _check_multi_bins(cfg: CfgNode) -> None:
             f"got ATFR.MEASURE={measure!r} (leave ATFR.MULTI_BINS empty)."
         )
     dims = cfg.ATFR.EMBED_DIM + _MULTI_DIM_OFFSET[measure]
-    if len(bins) != dims or any(isinstance(b, bool) or not isinstance(b, int) or b < 1
-                                for b in bins):
+    if len(bins) != dims:
         raise ValueError(
             f"ATFR.MULTI_BINS={bins} needs {dims} positive ints for ATFR.MEASURE={measure!r} "
             f"with ATFR.EMBED_DIM={cfg.ATFR.EMBED_DIM}."
@@ -84,85 +318,32 @@ def _check_multi_bins(cfg: CfgNode) -> None:
 
 
 def _check_atfr(cfg: CfgNode) -> None:
-    pathways = num_pathways(cfg)
-    _choice("ATFR.STAGE", cfg.ATFR.STAGE, _STAGES)
-    _choice("ATFR.KERNEL", cfg.ATFR.KERNEL, _KERNELS)
-    _choice("ATFR.MEASURE", cfg.ATFR.MEASURE, _MEASURES)
-    _choice("ATFR.SIMILARITY_NET", cfg.ATFR.SIMILARITY_NET, _SIMILARITY_NETS)
-    _choice("ATFR.TRAIN_BATCHING", cfg.ATFR.TRAIN_BATCHING, _TRAIN_BATCHING)
-    _choice("ATFR.EVAL_BATCHING", cfg.ATFR.EVAL_BATCHING, _EVAL_BATCHING)
-    if cfg.ATFR.EMBED_DIM < 1:
-        raise ValueError(f"ATFR.EMBED_DIM={cfg.ATFR.EMBED_DIM} must be >= 1.")
     _check_multi_bins(cfg)
     for key in ("ATFR.PATHWAYS", "ATFR.NUM_BINS_TRAIN", "ATFR.NUM_BINS_TEST",
                 "ATFR.BLOCK_LENGTH"):
-        _per_pathway(cfg, key, pathways)
-    for key in ("ATFR.NUM_BINS_TRAIN", "ATFR.NUM_BINS_TEST"):
-        group, name = key.split(".")
-        for value in cfg[group][name]:
-            if value == 0 or value < -1:
-                raise ValueError(f"{key} has {value}; use a positive B or -1 (= T).")
-    for value in cfg.ATFR.BLOCK_LENGTH:
-        if value < 0:
-            raise ValueError(f"ATFR.BLOCK_LENGTH has {value}; use 0 (whole clip) or K > 0.")
+        _per_pathway(cfg, key, num_pathways(cfg))
     if cfg.ATFR.ENABLED and not any(cfg.ATFR.PATHWAYS):
         raise ValueError("ATFR.ENABLED is True but ATFR.PATHWAYS selects no pathway.")
 
 
-def _check_unsupported(cfg: CfgNode) -> None:
-    for key, (default, why) in _UNSUPPORTED.items():
-        group, name = key.split(".")
-        if cfg[group][name] != default:
-            raise ValueError(f"{key}={cfg[group][name]!r} is not supported: {why}. Leave it at "
-                             f"{default!r}.")
-
-
-def _check_batches(cfg: CfgNode) -> None:
-    procs = processes_per_machine(cfg)
-    for key in ("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE"):
-        group, name = key.split(".")
-        if cfg[group][name] % procs != 0:
-            raise ValueError(
-                f"{key}={cfg[group][name]} must be divisible by the number of processes "
-                f"per machine ({procs}; NUM_GPUS={cfg.NUM_GPUS}, "
-                f"NUM_CPU_PROCESSES={cfg.NUM_CPU_PROCESSES})."
-            )
-
-
 def check_and_infer(cfg: CfgNode) -> CfgNode:
     """Validate `cfg` in place and fill inferred values; see `assert_and_infer_cfg`."""
-    if cfg.BN.USE_PRECISE_STATS and cfg.BN.NUM_BATCHES_PRECISE < 0:
-        raise ValueError(f"BN.NUM_BATCHES_PRECISE={cfg.BN.NUM_BATCHES_PRECISE} must be >= 0.")
-    _check_unsupported(cfg)
-    _choice("MODEL.ARCH", cfg.MODEL.ARCH,
-            [*cfg.MODEL.SINGLE_PATHWAY_ARCH, *cfg.MODEL.MULTI_PATHWAY_ARCH])
-    if cfg.X3D.DIM_C5 < 1:
-        raise ValueError(f"X3D.DIM_C5={cfg.X3D.DIM_C5} must be >= 1 (width of the head's lin_5).")
-    _choice("SOLVER.LR_POLICY", cfg.SOLVER.LR_POLICY, _LR_POLICIES)
-    if cfg.SOLVER.LR_POLICY == "steps_with_relative_lrs" and (
-        len(cfg.SOLVER.LRS) != len(cfg.SOLVER.STEPS)
-    ):
-        raise ValueError(
-            f"SOLVER.LRS={cfg.SOLVER.LRS} and SOLVER.STEPS={cfg.SOLVER.STEPS} must have the "
-            "same length for LR_POLICY steps_with_relative_lrs."
-        )
-    _choice("TEST.NUM_SPATIAL_CROPS", cfg.TEST.NUM_SPATIAL_CROPS, (1, 3))
-    _choice("DATA.DECODING_BACKEND", cfg.DATA.DECODING_BACKEND, ("pyav",))
-    if cfg.DATA.SPLIT not in (1, 2, 3):
-        raise ValueError(f"DATA.SPLIT={cfg.DATA.SPLIT} must be 1, 2 or 3.")
-    if cfg.NUM_GPUS == 0 and cfg.DIST_BACKEND == "nccl":
-        cfg.DIST_BACKEND = "gloo"
-    _check_batches(cfg)
+    problems = domain_problems(cfg)
+    if len(problems) == 1:
+        raise ValueError(problems[0])
+    if problems:
+        raise ValueError(f"{len(problems)} config values are invalid; fix them all:\n  "
+                         + "\n  ".join(problems))
+    _check_atfr(cfg)
     if cfg.MODEL.ARCH == "x3d" and cfg.RESNET.TRANS_FUNC != "x3d_transform":
         raise ValueError(
             f"RESNET.TRANS_FUNC={cfg.RESNET.TRANS_FUNC!r} with MODEL.ARCH 'x3d': X3D blocks "
             "need RESNET.TRANS_FUNC x3d_transform (as in PySlowFast's X3D configs)."
         )
-    _check_atfr(cfg)
+    if cfg.NUM_GPUS == 0 and cfg.DIST_BACKEND == "nccl":
+        cfg.DIST_BACKEND = "gloo"
     if cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE:
         cfg.MULTIGRID.DEFAULT_B = cfg.TRAIN.BATCH_SIZE
         cfg.MULTIGRID.DEFAULT_T = cfg.DATA.NUM_FRAMES
         cfg.MULTIGRID.DEFAULT_S = cfg.DATA.TRAIN_CROP_SIZE
-    if not math.isfinite(cfg.SOLVER.BASE_LR) or cfg.SOLVER.BASE_LR < 0:
-        raise ValueError(f"SOLVER.BASE_LR={cfg.SOLVER.BASE_LR} must be finite and >= 0.")
     return cfg

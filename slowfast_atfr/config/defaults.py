@@ -38,9 +38,9 @@ _C.TRAIN.ENABLE = True
 _C.TRAIN.DATASET = "kinetics"
 # Total mini-batch size over all processes of one machine.
 _C.TRAIN.BATCH_SIZE = 64
-# Evaluate on the validation split every this many epochs.
+# Evaluate on the validation split every this many epochs (0 = after the last one only).
 _C.TRAIN.EVAL_PERIOD = 10
-# Save a checkpoint every this many epochs.
+# Save a checkpoint every this many epochs (0 = after the last one only).
 _C.TRAIN.CHECKPOINT_PERIOD = 10
 # Resume from the last checkpoint in OUTPUT_DIR when there is one.
 _C.TRAIN.AUTO_RESUME = True
@@ -58,6 +58,8 @@ _C.TRAIN.CHECKPOINT_PARTIAL = False
 _C.TRAIN.CHECKPOINT_SHA256 = ""
 # Save a checkpoint every this many iterations inside an epoch (0 = only at epoch end).
 _C.TRAIN.CHECKPOINT_ITER_PERIOD = 0
+# Keep only this many newest mid-epoch checkpoints (0 = keep all); epoch ends are all kept.
+_C.TRAIN.CHECKPOINT_ITER_KEEP = 2
 # Use mixed precision (CUDA autocast float16; bfloat16 autocast on CPU).
 _C.TRAIN.MIXED_PRECISION = False
 
@@ -245,7 +247,8 @@ _C.DATA = CfgNode()
 _C.DATA.PATH_TO_DATA_DIR = ""
 # Prefix prepended to each video path of a list file.
 _C.DATA.PATH_PREFIX = ""
-# Separator of a list file line: "" = any whitespace or a comma.
+# Separator of a list file line: "" = any whitespace or a comma; else one character. Paths
+# holding it go in double quotes (csv style).
 _C.DATA.PATH_LABEL_SEPARATOR = ""
 # Split of UCF101 / HMDB51 (1, 2 or 3).
 _C.DATA.SPLIT = 1

@@ -6,7 +6,9 @@ from typing import List, Tuple
 from slowfast_atfr.datasets import demo
 from slowfast_atfr.datasets.build import DATASET_REGISTRY
 from slowfast_atfr.datasets.lists import (
+    Entry,
     ListFileError,
+    checked_pairs,
     iter_lines,
     parse_label,
     require_file,
@@ -21,18 +23,26 @@ def read_path_label_csv(
 ) -> List[Tuple[str, int]]:
     """Read a `path label` list (space or comma separated); labels are 0-based class indices.
 
+    A path holding the separator is written in double quotes (`"my clips/a, b.mp4",3`).
+
     Raises:
-        ListFileError: a line without two fields or with a bad label (message: `file:line`).
+        ListFileError: a line without two fields, a bad label, or a video listed twice with
+            different labels (message: `file:line`).
     """
     data_dir = os.path.dirname(path)
+    shape = f"`path{separator or ' '}label`"
     entries = []
     for line_no, line in iter_lines(path):
         fields = split_fields(line, separator)
         if len(fields) != 2 or not fields[0]:
-            raise ListFileError(path, line_no, "expected `path label`", line)
+            raise ListFileError(
+                path, line_no, f"expected {shape}; put a path that holds the separator in "
+                "double quotes", line
+            )
         label = parse_label(fields[1], num_classes, path, line_no, line)
-        entries.append((resolve(fields[0], prefix, data_dir), label))
-    return entries
+        entries.append(Entry(fields[0], label, line_no, f"label {fields[1]}"))
+    return [(resolve(video, prefix, data_dir), label)
+            for video, label in checked_pairs(path, entries)]
 
 
 @DATASET_REGISTRY.register()

@@ -1,16 +1,43 @@
-"""Helpers shared by the list-file readers: line iteration, label parsing, path resolution."""
+"""Helpers shared by the list-file readers: reading text, splitting and checking lines, label
+ranges, videos listed twice, path resolution.
 
+Every error names the file, the line when there is one, the value at fault and what to change.
+"""
+
+import codecs
+import csv
+import io
 import os
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+from slowfast_atfr.utils import logging
+
+logger = logging.get_logger(__name__)
+
+# Separators tried, in order, after a quoted path when DATA.PATH_LABEL_SEPARATOR is "".
+_QUOTED_SEPARATORS = (",", " ", "\t")
+# Repeated videos quoted by one warning; the rest are counted.
+_MAX_REPEATS_SHOWN = 5
 
 
 class ListFileError(ValueError):
     """A list file has a malformed line; the message gives `file:line`, the reason and the line."""
 
-    def __init__(self, path: str, line_no: int, reason: str, line: str):
-        super().__init__(f"{path}:{line_no}: {reason}: {line!r}")
+    def __init__(self, path: str, line_no: int, reason: str, line: Optional[str] = None):
+        text = f"{path}:{line_no}: {reason}"
+        super().__init__(text if line is None else f"{text}: {line!r}")
         self.path = path
         self.line_no = line_no
+
+
+class Entry(NamedTuple):
+    """One listed video: 0-based label, its line, and its label as the file writes it
+    (e.g. "label 3", "class 'Walk'"), so that messages quote the file rather than our index."""
+
+    video: str
+    label: int
+    line_no: int
+    shown: str
 
 
 def require_file(path: str, what: str) -> str:
@@ -20,22 +47,60 @@ def require_file(path: str, what: str) -> str:
     return path
 
 
+def read_text(path: str) -> str:
+    """Text of a list or label file: UTF-8, without the BOM that some editors put first.
+
+    Raises:
+        ListFileError: a byte that is not UTF-8, with its line and the advice to re-save.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        start = data.rfind(b"\n", 0, e.start) + 1
+        end = data.find(b"\n", e.start)
+        line = data[start:end if end >= 0 else len(data)]
+        raise ListFileError(
+            path,
+            data.count(b"\n", 0, e.start) + 1,
+            f"byte 0x{data[e.start]:02x} (byte {e.start - start + 1} of the line) is not UTF-8; "
+            "save the file as UTF-8",
+            line.decode("utf-8", "backslashreplace").strip(),
+        ) from None
+
+
 def iter_lines(path: str) -> Iterator[Tuple[int, str]]:
     """Yield (1-based line number, stripped line) for each non-blank line of a text file."""
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            line = line.strip()
-            if line:
-                yield line_no, line
+    for line_no, line in enumerate(io.StringIO(read_text(path), newline=None), start=1):
+        line = line.strip()
+        if line:
+            yield line_no, line
 
 
 def split_fields(line: str, separator: str) -> List[str]:
-    """Split a list line: by `separator` when given, else `path label` at the last comma when
-    a number follows it, else at the last blank.
+    """Split a list line into its fields.
 
-    Without a separator only the last field is cut, so spaces and commas inside the path are
-    kept (`my clips/a,b.mp4 3`, `a,b.mp4,3`).
+    A line that starts with a double quote is read by the csv module, so the quoted path may
+    hold blanks, commas and doubled quotes (`"my clips/a, b.mp4",3`, `"a b.mp4" 3`). It is
+    split at `separator` (one character), or without one at the first of comma, blank and tab
+    that gives two fields; otherwise the whole line comes back as one field.
+    Other lines are split at `separator` when given, else only the last field is cut: at the
+    last comma when a number follows it, else at the last blank, so spaces and commas inside
+    the path are kept (`my clips/a,b.mp4 3`, `a,b.mp4,3`).
     """
+    if line.startswith('"'):
+        for delimiter in (separator,) if separator else _QUOTED_SEPARATORS:
+            try:
+                fields = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True,
+                                         strict=True))
+            except csv.Error:
+                continue
+            if len(fields) == 2:
+                return fields
+        return [line]
     if separator:
         return [f.strip() for f in line.split(separator)]
     by_comma = [f.strip() for f in line.rsplit(",", 1)]
@@ -51,16 +116,68 @@ def parse_label(
     try:
         label = int(text) - first
     except ValueError:
-        raise ListFileError(path, line_no, f"label {text!r} is not an integer", line) from None
+        raise ListFileError(
+            path, line_no, f"label {text!r} is not an integer; write the class index", line
+        ) from None
     if not 0 <= label < num_classes:
         raise ListFileError(
             path,
             line_no,
             f"label {text!r} is outside [{first}, {num_classes + first - 1}] "
-            f"(MODEL.NUM_CLASSES={num_classes})",
+            f"(MODEL.NUM_CLASSES={num_classes}); fix the label or set MODEL.NUM_CLASSES",
             line,
         )
     return label
+
+
+def check_class_count(source: str, count: int, num_classes: int) -> None:
+    """Refuse a class list longer than the model's outputs; log one that leaves outputs unused."""
+    if count > num_classes:
+        raise ValueError(
+            f"{source} names {count} classes but MODEL.NUM_CLASSES={num_classes}; set "
+            f"MODEL.NUM_CLASSES to {count}."
+        )
+    if count < num_classes:
+        logger.warning(
+            "%s names %d classes but MODEL.NUM_CLASSES=%d: %d of the outputs belong to no class "
+            "(set MODEL.NUM_CLASSES to %d unless that is intended).",
+            source, count, num_classes, num_classes - count, count,
+        )
+
+
+def checked_pairs(path: str, entries: Sequence[Entry]) -> List[Tuple[str, int]]:
+    """(video, label) pairs of one list file, in file order.
+
+    A video listed twice with different labels is refused: one of the lines is wrong, and
+    training or scoring on it would silently use a wrong label. Repeats with the same label
+    are kept as listed (the video then weighs more) and logged, naming the lines.
+
+    Raises:
+        ListFileError: at the second line, naming the first one and both labels.
+    """
+    first: Dict[str, Entry] = {}
+    repeats = []
+    for entry in entries:
+        seen = first.setdefault(os.path.normpath(entry.video), entry)
+        if seen is entry:
+            continue
+        if seen.label != entry.label:
+            raise ListFileError(
+                path,
+                entry.line_no,
+                f"{entry.video!r} is listed at line {seen.line_no} with {seen.shown} and here "
+                f"with {entry.shown}; keep only the line with the right label",
+            )
+        repeats.append(f"{entry.video!r} at lines {seen.line_no} and {entry.line_no}")
+    if repeats:
+        more = len(repeats) - _MAX_REPEATS_SHOWN
+        logger.warning(
+            "%s lists videos again with the same label (repeats: %d); each repeat is kept and "
+            "weighs more (delete the repeated lines unless that is intended): %s%s",
+            path, len(repeats), "; ".join(repeats[:_MAX_REPEATS_SHOWN]),
+            f"; and {more} more" if more > 0 else "",
+        )
+    return [(e.video, e.label) for e in entries]
 
 
 def resolve(video: str, prefix: str, data_dir: str) -> str:

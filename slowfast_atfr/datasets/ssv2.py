@@ -9,12 +9,20 @@ DATA.PATH_PREFIX (else the data dir), or with DATA.USE_FRAMES folders `<id>/` of
 
 import json
 import os
-from typing import Any, Dict, List, Tuple
+import re
+from typing import Any, Callable, Dict, List, Tuple
 
 from slowfast_atfr.datasets import demo
 from slowfast_atfr.datasets import transform as T
 from slowfast_atfr.datasets.build import DATASET_REGISTRY
-from slowfast_atfr.datasets.lists import ListFileError, require_file
+from slowfast_atfr.datasets.lists import (
+    Entry,
+    ListFileError,
+    check_class_count,
+    checked_pairs,
+    read_text,
+    require_file,
+)
 from slowfast_atfr.datasets.video_dataset import VideoDataset
 
 LABELS_FILE = "something-something-v2-labels.json"
@@ -24,57 +32,114 @@ SPLIT_FILES = {
     "test": "something-something-v2-validation.json",
 }
 _VIDEO_EXTENSIONS = (".webm", ".mp4")
+_BLANKS = re.compile(r"\s*")
+
+
+def _json_error(path: str, text: str, pos: int, reason: str) -> ListFileError:
+    """The error for character `pos` of a json file, with its line number and text."""
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    line = text[start:end if end >= 0 else len(text)].strip()
+    return ListFileError(path, text.count("\n", 0, pos) + 1, reason, line[:80])
 
 
 def load_json_array(path: str) -> List[Tuple[int, Any]]:
-    """(line number, element) for each element of a top-level json array, for error messages."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    """(line number, element) for each element of a top-level json array, for error messages.
+
+    Reads the file once, in time linear in its size (the SSv2 train list has 169k elements).
+    """
+    text = read_text(path)
     decoder = json.JSONDecoder()
-    pos = len(text) - len(text.lstrip())
-    if not text[pos:].startswith("["):
-        raise ListFileError(path, text.count("\n", 0, pos) + 1, "expected a json list", text[:40])
-    pos += 1
+    pos = _BLANKS.match(text).end()
+    if not text.startswith("[", pos):
+        raise _json_error(path, text, pos, "expected a json list `[...]`")
+    pos = _BLANKS.match(text, pos + 1).end()
+    line_no, counted = 1, 0
     items = []
-    while True:
-        pos += len(text[pos:]) - len(text[pos:].lstrip(" \t\r\n,"))
-        if pos >= len(text) or text[pos] == "]":
-            return items
-        line_no = text.count("\n", 0, pos) + 1
+    while not text.startswith("]", pos):
+        line_no += text.count("\n", counted, pos)
+        counted = pos
         try:
             item, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as e:
-            raise ListFileError(path, line_no, f"invalid json ({e.msg})", text[pos:pos + 40]) from e
+            raise _json_error(path, text, counted, f"invalid json in the entry that starts "
+                              f"here ({e.msg} at line {e.lineno} column {e.colno})") from None
         items.append((line_no, item))
+        pos = _BLANKS.match(text, pos).end()
+        if text.startswith(",", pos):
+            pos = _BLANKS.match(text, pos + 1).end()
+        elif not text.startswith("]", pos):
+            raise _json_error(path, text, pos, "expected ',' or ']' after an entry")
+    end = _BLANKS.match(text, pos + 1).end()
+    if end < len(text):
+        raise _json_error(path, text, end, "text after the list's closing ']'; remove it")
+    return items
+
+
+def _reject_repeated_names(path: str) -> Callable[[List[Tuple[str, Any]]], Dict[str, Any]]:
+    """A json object hook that refuses a key given twice (json keeps only the last silently)."""
+
+    def hook(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+        result: Dict[str, Any] = {}
+        for name, value in pairs:
+            if name in result:
+                raise ValueError(f"{path}: label {name!r} is given twice (indices "
+                                 f"{result[name]!r} and {value!r}); keep one.")
+            result[name] = value
+        return result
+
+    return hook
 
 
 def read_labels(path: str, num_classes: int) -> Dict[str, int]:
-    """`something-something-v2-labels.json` -> {template without brackets: 0-based index}."""
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    labels = {}
+    """`something-something-v2-labels.json` -> {template without brackets: 0-based index}.
+
+    Each label has its own index in [0, MODEL.NUM_CLASSES), as a string ("12") or a number.
+    """
+    text = read_text(path)
+    try:
+        raw = json.loads(text, object_pairs_hook=_reject_repeated_names(path))
+    except json.JSONDecodeError as e:
+        raise _json_error(path, text, e.pos, f"invalid json ({e.msg} at column {e.colno})") \
+            from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a json object {{label: \"index\"}}, got a "
+                         f"{type(raw).__name__}.")
+    labels: Dict[str, int] = {}
+    name_of_index: Dict[int, str] = {}
     for name, value in raw.items():
-        if not str(value).isdigit() or int(value) >= num_classes:
+        if isinstance(value, bool) or not str(value).isdigit() or int(value) >= num_classes:
             raise ValueError(
                 f"{path}: label {name!r} has index {value!r}, expected an integer in "
-                f"[0, {num_classes - 1}] (MODEL.NUM_CLASSES={num_classes})."
+                f"[0, {num_classes - 1}] (MODEL.NUM_CLASSES={num_classes}); fix the index or "
+                "set MODEL.NUM_CLASSES."
             )
-        labels[name] = int(value)
+        index = int(value)
+        if index in name_of_index:
+            raise ValueError(f"{path}: labels {name_of_index[index]!r} and {name!r} both have "
+                             f"index {value!r}; give each label its own index.")
+        labels[name], name_of_index[index] = index, name
+    check_class_count(path, len(labels), num_classes)
     return labels
 
 
 def read_split(path: str, labels: Dict[str, int]) -> List[Tuple[str, int]]:
-    """A train/validation json -> (video id, label) pairs."""
+    """A train/validation json -> (video id, label) pairs; the label is the template with its
+    brackets removed, looked up in the labels file."""
     entries = []
     for line_no, item in load_json_array(path):
         if not isinstance(item, dict) or "id" not in item or "template" not in item:
             raise ListFileError(path, line_no, "entry needs 'id' and 'template'", str(item)[:80])
-        name = item["template"].replace("[", "").replace("]", "")
+        video_id, template = item["id"], item["template"]
+        if not isinstance(video_id, (str, int)) or not isinstance(template, str):
+            raise ListFileError(path, line_no, "'id' must be a string or an integer and "
+                                "'template' a string", str(item)[:80])
+        name = template.replace("[", "").replace("]", "")
         if name not in labels:
-            raise ListFileError(path, line_no, f"template {name!r} is not in {LABELS_FILE}",
-                                str(item)[:80])
-        entries.append((str(item["id"]), labels[name]))
-    return entries
+            raise ListFileError(path, line_no, f"template {name!r} is not in {LABELS_FILE}; "
+                                "add it there or fix the template", str(item)[:80])
+        entries.append(Entry(str(video_id), labels[name], line_no, f"template {template!r}"))
+    return checked_pairs(path, entries)
 
 
 def _video_path(base: str, video_id: str, use_frames: bool) -> str:

@@ -52,8 +52,13 @@ class VideoDataset(torch.utils.data.Dataset):
         )
         # Bad videos met by this process (loader workers each keep their own count).
         self.num_bad_videos = 0
+        self.epoch = 0
         logger.info("%s %s: %d videos from %s.", type(self).__name__, split, len(self.paths),
                     cfg.DATA.PATH_TO_DATA_DIR)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Seed the random choices of each train/val item from (RNG_SEED, epoch, index)."""
+        self.epoch = epoch
 
     def _load_entries(self) -> List[Tuple[str, int]]:
         """Return the (video path, 0-based label) pairs of `self.split`."""
@@ -151,6 +156,16 @@ class VideoDataset(torch.utils.data.Dataset):
         logger.warning("Bad video %s (%s); %s.", error.path, error.reason, action)
 
     def _train_item(self, index: int, short_cycle_idx) -> Item:
+        # Crops, flips, clip starts and replacement videos depend on the item alone, not on
+        # which worker loads it or what it loaded before: a resumed epoch sees the same clips.
+        seed = np.random.SeedSequence([self.cfg.RNG_SEED, _SPLITS.index(self.split),
+                                       self.epoch, index]).generate_state(1)[0]
+        with torch.random.fork_rng(devices=[]):
+            # The CPU generator only: torch.manual_seed would also queue CUDA seeding.
+            torch.default_generator.manual_seed(int(seed))
+            return self._random_train_item(index, short_cycle_idx)
+
+    def _random_train_item(self, index: int, short_cycle_idx) -> Item:
         bad: List[str] = []
         video = index
         for _ in range(self.cfg.DATA.MAX_DECODE_RETRIES + 1):
@@ -159,7 +174,7 @@ class VideoDataset(torch.utils.data.Dataset):
             except decoder.DecodeError as e:
                 self._report_bad(e, "replacing it by a random video")
                 bad.append(self.paths[video])
-                video = int(torch.randint(0, self.num_videos, ()))
+                video = self._another_video(video)
                 continue
             pathways = self._spatial(frames, 1, short_cycle_idx)
             return pathways, self.labels[video], video, {"bad_videos": bad, "valid": True}
@@ -167,6 +182,13 @@ class VideoDataset(torch.utils.data.Dataset):
             f"{len(bad)} videos in a row could not be decoded (DATA.MAX_DECODE_RETRIES="
             f"{self.cfg.DATA.MAX_DECODE_RETRIES}): {bad}"
         )
+
+    def _another_video(self, video: int) -> int:
+        """A random video other than `video` (one that failed), when there is another."""
+        if self.num_videos == 1:
+            return video
+        other = int(torch.randint(0, self.num_videos - 1, ()))
+        return other + int(other >= video)
 
     def _test_item(self, index: int) -> Item:
         video = self.video_index(index)

@@ -8,6 +8,7 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowfast_atfr.datasets import loader as data_loader
+from slowfast_atfr.datasets.lists import check_class_count, read_text
 from slowfast_atfr.engine.setup import default_setup
 from slowfast_atfr.models import build_model
 from slowfast_atfr.models.inference_rewrite import optimize_for_inference
@@ -23,8 +24,9 @@ logger = logging.get_logger(__name__)
 def class_names(cfg: CfgNode) -> Optional[List[str]]:
     """Class names from DEMO.LABEL_FILE_PATH, else DATA.PATH_TO_DATA_DIR/classes.json.
 
-    A json file maps name -> index (PySlowFast's demo format) or lists the names; a text
-    file has one name per line. None when there is no such file.
+    A json file maps name -> index (PySlowFast's demo format; SSv2 writes the indices as
+    strings) or lists the names; a text file has one name per line. None when there is no
+    such file. Indices outside [0, MODEL.NUM_CLASSES) or given twice are refused.
     """
     path = cfg.DEMO.LABEL_FILE_PATH
     if not path:
@@ -33,16 +35,32 @@ def class_names(cfg: CfgNode) -> Optional[List[str]]:
             return None
     elif not os.path.isfile(path):
         raise FileNotFoundError(f"DEMO.LABEL_FILE_PATH={path!r} does not exist.")
-    with open(path) as f:
-        if not path.endswith(".json"):
-            return [line.strip() for line in f if line.strip()]
-        data = json.load(f)
-    if isinstance(data, dict):
-        names = [""] * (max(data.values()) + 1)
-        for name, index in data.items():
-            names[int(index)] = name
-        return names
-    return [str(name) for name in data]
+    text = read_text(path)
+    if not path.endswith(".json"):
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+    else:
+        data = json.loads(text)
+        names = _names_by_index(path, data, cfg.MODEL.NUM_CLASSES) if isinstance(
+            data, dict) else [str(name) for name in data]
+    check_class_count(path, len(names), cfg.MODEL.NUM_CLASSES)
+    return names
+
+
+def _names_by_index(path: str, data: Dict[str, Any], num_classes: int) -> List[str]:
+    by_index: Dict[int, str] = {}
+    for name, index in data.items():
+        try:
+            position = int(index)
+        except (TypeError, ValueError):
+            position = -1
+        if not 0 <= position < num_classes or position in by_index:
+            raise ValueError(
+                f"{path}: class {name!r} has index {index!r}, which is not an integer in "
+                f"[0, {num_classes - 1}] (MODEL.NUM_CLASSES={num_classes}) used once; fix the "
+                "file or MODEL.NUM_CLASSES."
+            )
+        by_index[position] = name
+    return [by_index.get(i, "") for i in range(max(by_index, default=-1) + 1)]
 
 
 def _cost_fns(model: torch.nn.Module, shapes: List[List[int]]):
@@ -68,6 +86,7 @@ def perform_test(cfg: CfgNode, model: torch.nn.Module,
         shapes = shapes or [list(x.shape[1:]) for x in inputs]
         logits = model(misc.to_device(inputs, device)).float()
         valid = meta["valid"]
+        _check_finite_logits(logits, valid, index, dataset)
         video_ids = torch.tensor([dataset.video_index(int(i)) for i in index])
         gathered = du.all_gather([logits, labels.to(device), index.to(device),
                                   video_ids.to(device), valid.to(device)])
@@ -96,6 +115,22 @@ def perform_test(cfg: CfgNode, model: torch.nn.Module,
     stats.update(cost)
     _save_results(cfg, meter)
     return stats
+
+
+def _check_finite_logits(logits: torch.Tensor, valid: torch.Tensor, index: torch.Tensor,
+                         dataset) -> None:
+    """Refuse to score NaN or infinite outputs: an accuracy from them would be made up."""
+    finite = torch.isfinite(logits).all(dim=1).cpu() | ~valid
+    if bool(finite.all()):
+        return
+    clips = index[~finite].tolist()
+    paths = getattr(dataset, "paths", None)
+    videos = sorted({paths[dataset.video_index(i)] for i in clips}) if paths else clips
+    raise RuntimeError(
+        f"The model gave NaN or infinite scores for {len(clips)} test clips (videos "
+        f"{videos[:5]}): its weights or its input are broken, so no accuracy is reported. "
+        "Check the checkpoint tested (TEST.CHECKPOINT_FILE_PATH) and those videos."
+    )
 
 
 def _cost_stats(cfg: CfgNode, model: torch.nn.Module, shapes: List[List[int]],

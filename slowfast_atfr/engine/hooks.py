@@ -4,8 +4,9 @@ The trainer calls, in registration order: `before_train`, then per epoch `before
 per iteration `before_step` / `after_step`, then `after_epoch`, and `after_train`.
 """
 
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
+from slowfast_atfr.datasets import loader as data_loader
 from slowfast_atfr.engine import checkpointing
 from slowfast_atfr.models.optimizer import get_epoch_lr, set_lr
 from slowfast_atfr.utils import bn_helper, logging, misc
@@ -40,6 +41,15 @@ class HookBase:
     def after_train(self) -> None:
         pass
 
+    def state_dict(self) -> Optional[Dict[str, Any]]:
+        """What a checkpoint must keep for a resumed run to go on exactly (None: nothing).
+
+        Called on every rank at once (it may gather)."""
+        return None
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        pass
+
 
 class LRScheduler(HookBase):
     """Set the lr of every iteration from the fractional epoch (SOLVER.LR_POLICY)."""
@@ -69,6 +79,7 @@ class PreciseBN(HookBase):
         if not (t.is_checkpoint_epoch() or t.is_eval_epoch()):
             return
         loader = t.precise_bn_loader()
+        data_loader.shuffle_dataset(loader, t.epoch)
         num_iters = min(cfg.BN.NUM_BATCHES_PRECISE, len(loader))
         logger.info("Precise BN: recomputing statistics on %d batches.", num_iters)
         bn_helper.compute_precise_bn_stats(t.model, loader, num_iters, t.device)
@@ -121,6 +132,15 @@ class BadVideoCounter(HookBase):
                 logger.warning("Bad video replaced during training: %s", path)
             self.seen[path] = self.seen.get(path, 0) + 1
         self.trainer.train_meter.extra["bad_videos"] = len(paths)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"seen": dict(self.seen),
+                "epoch_paths": du.all_gather_strings(self.epoch_paths)}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.seen = dict(state["seen"])
+        # Rank 0 carries what all ranks met; the others add theirs from here on.
+        self.epoch_paths = list(state["epoch_paths"]) if du.is_master_proc() else []
 
     def after_train(self) -> None:
         if self.seen:

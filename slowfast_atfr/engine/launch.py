@@ -1,8 +1,10 @@
 """Run a job in NUM_GPUS (or NUM_CPU_PROCESSES) processes per machine, or under torchrun."""
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
 from typing import Callable, Sequence
 
@@ -10,7 +12,9 @@ import torch
 import torch.multiprocessing as mp
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.engine.preemption import TrainingInterrupted, forwarding_to
 from slowfast_atfr.utils import distributed as du
+from slowfast_atfr.utils.run_lock import output_dir_lock
 
 Job = Callable[[CfgNode], object]
 
@@ -23,9 +27,12 @@ def _worker(local_rank: int, func: Job, init_method: str, cfg: CfgNode) -> None:
         shard_id=cfg.SHARD_ID, num_shards=cfg.NUM_SHARDS, init_method=init_method,
         backend=cfg.DIST_BACKEND,
     )
+    exit_code = 0
     try:
         func(cfg)
         du.synchronize()
+    except TrainingInterrupted as err:
+        exit_code = err.exit_code  # the parent turns it back into TrainingInterrupted
     finally:
         du.destroy_process_group()
     # A spawned rank that ran to the end leaves without running C++ static destructors: in
@@ -34,7 +41,7 @@ def _worker(local_rank: int, func: Job, init_method: str, cfg: CfgNode) -> None:
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(exit_code)
 
 
 def launch_job(cfg: CfgNode, init_method: str, func: Job) -> None:
@@ -43,9 +50,22 @@ def launch_job(cfg: CfgNode, init_method: str, func: Job) -> None:
     Under torchrun (RANK, WORLD_SIZE and LOCAL_RANK set) this process is one rank and joins
     through env://. Otherwise one process per GPU (or per CPU process) is spawned on this
     machine and joins `init_method` as shard SHARD_ID of NUM_SHARDS; a single process runs
-    `func` directly without a process group.
+    `func` directly without a process group. The job holds the OUTPUT_DIR lock (rank 0's
+    machine), and the spawning process passes SIGTERM and SIGINT on to its ranks.
+
+    Raises:
+        OutputDirInUseError: another live run uses OUTPUT_DIR.
+        TrainingInterrupted: a signal stopped training after a checkpoint.
     """
     du.check_devices(cfg)
+    first_machine = (int(os.environ.get("RANK", "0")) == 0 if du.launched_by_torchrun()
+                     else cfg.SHARD_ID == 0)
+    lock = output_dir_lock(cfg.OUTPUT_DIR) if first_machine else contextlib.nullcontext()
+    with lock:
+        _launch(cfg, init_method, func)
+
+
+def _launch(cfg: CfgNode, init_method: str, func: Job) -> None:
     if du.launched_by_torchrun():
         local_rank = int(os.environ["LOCAL_RANK"])
         if cfg.NUM_GPUS > 0:
@@ -62,14 +82,26 @@ def launch_job(cfg: CfgNode, init_method: str, func: Job) -> None:
     if nprocs * cfg.NUM_SHARDS == 1:
         func(cfg)
         return
-    mp.spawn(_worker, nprocs=nprocs, args=(func, init_method, cfg), daemon=False)
+    context = mp.start_processes(_worker, nprocs=nprocs, args=(func, init_method, cfg),
+                                 daemon=False, join=False, start_method="spawn")
+    with forwarding_to(lambda: [p.pid for p in context.processes if p.is_alive()]):
+        try:
+            while not context.join():
+                pass
+        except mp.ProcessExitedException as err:
+            signum = err.exit_code - 128
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                raise TrainingInterrupted(signum, None) from None
+            raise
 
 
 def run_net(args: argparse.Namespace, jobs: Sequence[str] = ("train", "test", "demo")) -> None:
     """For each `--cfg` file: train if TRAIN.ENABLE, test if TEST.ENABLE, demo if DEMO.ENABLE.
 
     Each job gets its own copy of the config (multigrid rewrites the training one).
-    The demo runs in this process only.
+    The demo runs in this process only. Training stopped by SIGTERM or SIGINT (after its
+    checkpoint and log line) exits with the shell's code for that signal (143, 130), so a
+    scheduler sees the job unfinished; rerunning resumes it.
     """
     from slowfast_atfr.config.defaults import assert_and_infer_cfg
     from slowfast_atfr.engine.demo import run_demo
@@ -80,7 +112,10 @@ def run_net(args: argparse.Namespace, jobs: Sequence[str] = ("train", "test", "d
     for path in args.cfg_files:
         cfg = assert_and_infer_cfg(load_config(args, path))
         if "train" in jobs and cfg.TRAIN.ENABLE:
-            launch_job(cfg.clone(), args.init_method, train)
+            try:
+                launch_job(cfg.clone(), args.init_method, train)
+            except TrainingInterrupted as err:
+                raise SystemExit(err.exit_code) from None
         if "test" in jobs and cfg.TEST.ENABLE:
             launch_job(cfg.clone(), args.init_method, test)
         if "demo" in jobs and cfg.DEMO.ENABLE:

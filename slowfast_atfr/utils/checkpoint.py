@@ -1,32 +1,38 @@
 """Checkpoints in PySlowFast's `.pyth` format: paths, atomic saving, resume order.
 
 A `.pyth` file holds `{"epoch", "model_state", "optimizer_state", "cfg"}` (plus "iteration"
-for a mid-epoch save and "scaler_state" with mixed precision), so upstream checkpoints load
-here and ours load upstream. Loading (also Caffe2 `.pkl` and URLs) is in checkpoint_load.py
-and re-exported here.
+for a mid-epoch save, "scaler_state" with mixed precision, the train loop's resume state and
+the sha256 of the contents), so upstream checkpoints load here and ours load upstream.
+Loading (also Caffe2 `.pkl` and URLs) is in checkpoint_load.py and re-exported here.
 """
 
 import contextlib
+import errno
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, List, Optional, TypeVar
 
 import torch
 from torch import nn
 
 from slowfast_atfr.utils import logging
 from slowfast_atfr.utils.checkpoint_load import (  # noqa: F401 (re-exported)
+    CHECKSUM_KEY,
     FROM_LAST_FOR_TEST,
     FROM_RESUME,
     FROM_TEST,
     FROM_TRAIN,
     FROM_TRAIN_FOR_TEST,
+    NonFiniteCheckpointError,
     UnreadableCheckpointError,
+    content_digest,
     convert_names,
     load_checkpoint,
     load_state,
+    non_finite_keys,
     read_checkpoint,
 )
 from slowfast_atfr.utils.distributed import is_master_proc, unwrap_model
@@ -38,6 +44,12 @@ T = TypeVar("T")
 # 'checkpoint_epoch_00003.pyth' = 3 epochs done; 'checkpoint_epoch_00003_iter_00000100.pyth' =
 # 3 epochs and 100 iterations of the 4th done. Both sort by (epochs done, iterations done).
 _NAME = re.compile(r"checkpoint_epoch_(\d+)(?:_iter_(\d+))?\.pyth\Z")
+# Temp files of `_atomic_save`; one left behind is from a write that was killed.
+_TEMP = re.compile(r"\.checkpoint_epoch_.*\.pyth\..*\.tmp\Z")
+
+
+class NonFiniteWeightsError(RuntimeError):
+    """The weights to save hold NaN or inf values: the run diverged, nothing was written."""
 
 
 def get_checkpoint_dir(output_dir: str) -> str:
@@ -90,6 +102,8 @@ def load_newest_readable(path_to_dir: str, load: Callable[[str], T]) -> tuple[st
     for _, name in reversed(_checkpoints(path_to_dir)):
         path = os.path.join(folder, name)
         try:
+            if not os.path.isfile(path):
+                raise UnreadableCheckpointError(_not_a_file(path))
             return path, load(path)
         except UnreadableCheckpointError as err:
             logger.warning("Skipping unreadable checkpoint %s: %s", path, err)
@@ -97,6 +111,46 @@ def load_newest_readable(path_to_dir: str, load: Callable[[str], T]) -> tuple[st
     raise UnreadableCheckpointError(
         f"no readable checkpoint in {folder} to resume from; unreadable: {unreadable}"
     )
+
+
+def _not_a_file(path: str) -> str:
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"{path} is a link to {os.readlink(path)!r}, which does not exist"
+    if os.path.isdir(path):
+        return f"{path} is a folder, not a checkpoint file"
+    return f"{path} is not a regular file"
+
+
+def remove_stale_temp_files(path_to_dir: str) -> List[str]:
+    """Delete the temp files that killed checkpoint writes left in OUTPUT_DIR/checkpoints.
+
+    Call only while holding the OUTPUT_DIR lock (no other process can be writing).
+    """
+    folder = get_checkpoint_dir(path_to_dir)
+    names = sorted(n for n in os.listdir(folder) if _TEMP.match(n)) if os.path.isdir(
+        folder) else []
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(folder, name))
+    if names:
+        logger.info("Removed %d temp files of interrupted checkpoint writes in %s: %s",
+                    len(names), folder, names)
+    return names
+
+
+def prune_mid_epoch_checkpoints(path_to_dir: str, keep: int) -> List[str]:
+    """Delete all but the newest `keep` mid-epoch checkpoints (0 keeps all); returns names."""
+    if keep <= 0:
+        return []
+    mid_epoch = [name for _, name in _checkpoints(path_to_dir) if "_iter_" in name]
+    removed = mid_epoch[:-keep]
+    for name in removed:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(get_checkpoint_dir(path_to_dir), name))
+    if removed:
+        logger.info("Removed older mid-epoch checkpoints (TRAIN.CHECKPOINT_ITER_KEEP=%d): %s",
+                    keep, removed)
+    return removed
 
 
 def has_checkpoint(path_to_dir: str) -> bool:
@@ -107,17 +161,26 @@ def has_checkpoint(path_to_dir: str) -> bool:
 def _atomic_save(obj: dict, path: str) -> None:
     """torch.save to a temp file in the same folder, fsync, then rename over `path`."""
     folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=folder)
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+    except BaseException as err:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            free_mb = shutil.disk_usage(folder).free / 2**20
+            raise OSError(err.errno, (
+                f"Disk full: checkpoint {path} was not written ({free_mb:.0f} MiB free there; "
+                "the earlier checkpoints are intact). Free space, or set OUTPUT_DIR to "
+                "another disk, and rerun to resume.")) from err
         raise
     with contextlib.suppress(OSError):
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -135,8 +198,10 @@ def save_checkpoint(
     cfg: Any,
     scaler: Optional[Any] = None,
     iteration: Optional[int] = None,
+    extra: Optional[dict] = None,
 ) -> str:
-    """Save a PySlowFast `.pyth` checkpoint atomically; only rank 0 writes.
+    """Save a PySlowFast `.pyth` checkpoint atomically, with the sha256 of its contents;
+    only rank 0 writes. Non-finite weights are never saved.
 
     Args:
         path_to_dir: the job folder (cfg.OUTPUT_DIR); files go to its `checkpoints/`.
@@ -147,8 +212,11 @@ def save_checkpoint(
         scaler: a GradScaler, saved under "scaler_state" when given.
         iteration: mid-epoch save after this many iterations (>= 1) of `epoch`; resuming
             continues with iteration `iteration` of `epoch`.
+        extra: more entries (plain data and tensors), e.g. the train loop's resume state.
     Returns:
         Path of the checkpoint (also on ranks other than 0, which write nothing).
+    Raises:
+        NonFiniteWeightsError: a weight or optimizer value is NaN or inf (nothing written).
     """
     if iteration is not None and iteration < 1:
         raise ValueError(f"iteration must be >= 1 for a mid-epoch checkpoint, got {iteration}")
@@ -162,11 +230,22 @@ def save_checkpoint(
         "model_state": unwrap_model(model).state_dict(),
         "optimizer_state": optimizer.state_dict() if optimizer is not None else {},
         "cfg": cfg.dump(),
+        **(extra or {}),
     }
+    bad = non_finite_keys(checkpoint["model_state"], checkpoint["optimizer_state"])
+    if bad:
+        last = get_last_checkpoint(path_to_dir)
+        raise NonFiniteWeightsError(
+            f"Training stopped: {len(bad)} weight or optimizer tensors are NaN or infinite "
+            f"(first: {bad[:5]}), so {os.path.basename(path)} was not saved. The newest "
+            f"checkpoint, {last or 'none yet'}, is the last finite one and a rerun resumes "
+            "from it: lower SOLVER.BASE_LR or set SOLVER.CLIP_GRAD_L2NORM first."
+        )
     if iteration is not None:
         checkpoint["iteration"] = iteration
     if scaler is not None:
         checkpoint["scaler_state"] = scaler.state_dict()
+    checkpoint[CHECKSUM_KEY] = content_digest(checkpoint)
     _atomic_save(checkpoint, path)
     logger.info("Saved checkpoint %s", path)
     return path

@@ -6,10 +6,12 @@ singleton dims; in checkpoint_convert.py) and `load_state` (strict unless partia
 `load_checkpoint` chains them and restores the optimizer and GradScaler.
 """
 
+import hashlib
 import pickle
 import re
-from typing import Any, Optional
+from typing import Any, Iterator, List, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,6 +46,8 @@ _MISMATCH_ADVICE = {
 _OTHER_MODEL = "The checkpoint is for a different model or config."
 # Longest cause quoted from a library's error message.
 _MAX_CAUSE = 200
+# Our checkpoints carry the sha256 of their contents under this key (upstream ignores it).
+CHECKSUM_KEY = "content_sha256"
 
 
 class UnreadableCheckpointError(ValueError):
@@ -51,6 +55,72 @@ class UnreadableCheckpointError(ValueError):
 
     Raised before the model is touched, so auto-resume can fall back to an older file.
     """
+
+
+class NonFiniteCheckpointError(UnreadableCheckpointError):
+    """The file holds NaN or infinite weights: never a starting point (auto-resume skips it)."""
+
+
+def _update_digest(digest: "hashlib._Hash", obj: Any) -> None:
+    if torch.is_tensor(obj):
+        t = obj.detach().cpu().contiguous()
+        digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        digest.update(b"D%d" % len(obj))
+        for key in sorted(obj, key=repr):
+            _update_digest(digest, key)
+            _update_digest(digest, obj[key])
+    elif isinstance(obj, (list, tuple)):
+        digest.update(b"L%d" % len(obj))
+        for item in obj:
+            _update_digest(digest, item)
+    else:
+        digest.update(repr(obj).encode() + b"\0")
+
+
+def content_digest(checkpoint: dict) -> str:
+    """sha256 of a checkpoint's contents (tensors by dtype, shape and bytes), the digest
+    itself excluded: it survives re-serialisation, and any flipped bit changes it."""
+    digest = hashlib.sha256()
+    _update_digest(digest, {k: v for k, v in checkpoint.items() if k != CHECKSUM_KEY})
+    return digest.hexdigest()
+
+
+def _float_arrays(obj: Any, prefix: str = "") -> Iterator[Tuple[str, Any]]:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _float_arrays(value, f"{prefix}{key}.")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from _float_arrays(value, f"{prefix}{i}.")
+    elif (torch.is_tensor(obj) and obj.is_floating_point()) or (
+            isinstance(obj, np.ndarray) and np.issubdtype(obj.dtype, np.floating)):
+        yield prefix[:-1], obj
+
+
+def non_finite_keys(*states: Any) -> List[str]:
+    """Names of the floating-point tensors (or arrays) in `states` holding a NaN or an inf."""
+    found = []
+    for state in states:
+        for name, value in _float_arrays(state):
+            finite = (torch.isfinite(value).all() if torch.is_tensor(value)
+                      else np.isfinite(value).all())
+            if not bool(finite):
+                found.append(name)
+    return found
+
+
+def _check_finite(checkpoint: dict, name: str) -> None:
+    bad = non_finite_keys(checkpoint.get("model_state", {}), checkpoint.get("blobs", {}),
+                          checkpoint.get("optimizer_state", {}))
+    if bad:
+        listed = bad[:_MAX_LISTED] + (["..."] if len(bad) > _MAX_LISTED else [])
+        raise NonFiniteCheckpointError(
+            f"{name} holds NaN or infinite values in {len(bad)} tensors ({listed}): a diverged "
+            "run saved it. Use an earlier checkpoint, and lower SOLVER.BASE_LR or set "
+            "SOLVER.CLIP_GRAD_L2NORM before training on."
+        )
 
 
 def _file_kind(local: str) -> str:
@@ -107,7 +177,9 @@ def _read_caffe2(local: str, name: str, origin: Optional[str]) -> dict:
         ) from err
     if not isinstance(data, dict) or not isinstance(data.get("blobs"), dict):
         raise ValueError(f"Caffe2 checkpoint {name} has no 'blobs' dict")
-    return {"blobs": data["blobs"]}
+    checkpoint = {"blobs": data["blobs"]}
+    _check_finite(checkpoint, name)
+    return checkpoint
 
 
 def _read_pytorch(local: str, name: str) -> Any:
@@ -135,7 +207,8 @@ def read_checkpoint(
         `.pyth`: the saved dict (a bare state dict is wrapped as {"model_state": ...}).
         Caffe2 `.pkl`: {"blobs": {name: numpy array}}.
     Raises:
-        UnreadableCheckpointError: corrupt, not a checkpoint, or refused for safety.
+        UnreadableCheckpointError: corrupt, failing its checksum, not a checkpoint, or refused
+            for safety; NonFiniteCheckpointError (a subclass) for NaN or infinite values.
     """
     local = fetch(path_or_url, sha256=sha256, cache_dir=cache_dir, origin=origin)
     name = describe(path_or_url, origin)
@@ -146,10 +219,17 @@ def read_checkpoint(
             f"{name} looks like a Caffe2 pickle; set {_type_key(origin)} caffe2"
         )
     data = _read_pytorch(local, name)
-    if isinstance(data, dict) and "model_state" in data:
-        return data
+    if isinstance(data, dict) and CHECKSUM_KEY in data and (
+            data[CHECKSUM_KEY] != content_digest(data)):
+        raise UnreadableCheckpointError(
+            f"{name} fails its checksum: its contents changed after it was saved (bit rot on "
+            "the disk, or an incomplete copy). Copy it again, or use an earlier checkpoint."
+        )
     if isinstance(data, dict) and data and all(torch.is_tensor(v) for v in data.values()):
-        return {"model_state": data}
+        data = {"model_state": data}
+    if isinstance(data, dict) and "model_state" in data:
+        _check_finite(data, name)
+        return data
     keys = sorted(data)[:_MAX_LISTED] if isinstance(data, dict) else type(data).__name__
     raise ValueError(f"{name} holds no 'model_state' (found {keys})")
 

@@ -3,7 +3,7 @@
 import datetime
 import json
 import os
-from typing import List, Sequence
+from typing import Any, List, Sequence
 
 import torch
 import torch.distributed as dist
@@ -106,6 +106,15 @@ def all_gather_strings(items: Sequence[str]) -> List[str]:
                         device=device)
     parts = _gather_per_rank(data)
     return [s for part in parts for s in json.loads(bytes(part.cpu().tolist()).decode("utf-8"))]
+
+
+def all_gather_objects(obj: Any) -> List[Any]:
+    """Gather one picklable object (our own processes' state, never a file's) per rank."""
+    if get_world_size() == 1:
+        return [obj]
+    gathered: List[Any] = [None] * get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:

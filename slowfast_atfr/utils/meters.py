@@ -36,10 +36,20 @@ class ScalarMeter:
         self.count += weight
 
     def get_win_median(self) -> float:
-        return float(np.median(self.deque)) if self.deque else 0.0
+        """Median of the window; NaN when nothing was counted (never a made-up 0)."""
+        return float(np.median(self.deque)) if self.deque else float("nan")
 
     def get_global_avg(self) -> float:
-        return self.total / self.count if self.count else 0.0
+        """Mean of every value; NaN when nothing was counted."""
+        return self.total / self.count if self.count else float("nan")
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"window": list(self.deque), "total": self.total, "count": self.count}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.deque.clear()
+        self.deque.extend(state["window"])
+        self.total, self.count = state["total"], state["count"]
 
 
 class TensorboardWriter:
@@ -109,6 +119,19 @@ class EpochMeter:
         self.num_samples = 0
         self.extra = {}
 
+    def state_dict(self) -> Dict[str, Any]:
+        """What the epoch counted so far: a run resumed mid-epoch reports the whole epoch."""
+        return {"meters": [m.state_dict() for m in [self.loss, self.top1_err, self.top5_err,
+                                                    *self.bprime]],
+                "num_samples": self.num_samples, "lr": self.lr}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        meters = state["meters"]
+        self.bprime = [ScalarMeter(self.log_period) for _ in meters[3:]]
+        for meter, saved in zip([self.loss, self.top1_err, self.top5_err, *self.bprime], meters):
+            meter.load_state_dict(saved)
+        self.num_samples, self.lr = state["num_samples"], state["lr"]
+
     def iter_tic(self) -> None:
         """Start timing an iteration (the data loading part first)."""
         self.iter_timer.reset()
@@ -162,7 +185,17 @@ class EpochMeter:
         return stats
 
     def log_epoch_stats(self, cur_epoch: int) -> Dict[str, Any]:
-        """Log and return the epoch's json_stats (rank 0 writes OUTPUT_DIR/json_stats.log)."""
+        """Log and return the epoch's json_stats (rank 0 writes OUTPUT_DIR/json_stats.log).
+
+        Raises:
+            RuntimeError: the epoch counted no sample: its errors would be made up.
+        """
+        if self.num_samples == 0:
+            raise RuntimeError(
+                f"The {self.split} epoch {cur_epoch + 1} counted no sample, so it has no error "
+                "to report; its data loader yielded no batch (see the batch size and data set "
+                "size checks)."
+            )
         top1, top5 = self.top1_err.get_global_avg(), self.top5_err.get_global_avg()
         self.min_top1_err = min(self.min_top1_err, top1)
         self.min_top5_err = min(self.min_top5_err, top5)

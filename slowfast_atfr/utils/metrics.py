@@ -22,16 +22,14 @@ def topks_correct(preds: torch.Tensor, labels: torch.Tensor, ks: Sequence[int]) 
 
 
 def topk_errors(preds: torch.Tensor, labels: torch.Tensor, ks: Sequence[int]) -> List[float]:
-    """Top-k error in percent for each k (100 - accuracy); 0 for an empty batch."""
-    n = max(preds.shape[0], 1)
-    return [100.0 * (1.0 - c / n) if preds.shape[0] else 0.0
-            for c in topks_correct(preds, labels, ks)]
+    """Top-k error in percent for each k (100 - accuracy); NaN for no sample."""
+    return [100.0 - acc for acc in topk_accuracies(preds, labels, ks)]
 
 
 def topk_accuracies(preds: torch.Tensor, labels: torch.Tensor, ks: Sequence[int]) -> List[float]:
-    """Top-k accuracy in percent for each k."""
-    n = max(preds.shape[0], 1)
-    return [100.0 * c / n for c in topks_correct(preds, labels, ks)]
+    """Top-k accuracy in percent for each k; NaN for no sample (nothing was measured)."""
+    n = preds.shape[0]
+    return [100.0 * c / n if n else float("nan") for c in topks_correct(preds, labels, ks)]
 
 
 def paired_top1_gap(probs_a: torch.Tensor, probs_b: torch.Tensor, labels: torch.Tensor, *,

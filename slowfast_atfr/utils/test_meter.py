@@ -94,6 +94,7 @@ class TestMeter:
                                  "clips_seen": int(self.seen.sum()),
                                  "clips_expected": int(self.seen.numel()),
                                  "clips_skipped": int((self.seen & ~self.valid).sum()),
+                                 "num_bad_videos": len(self.bad_videos),
                                  "bad_videos": list(self.bad_videos)}
         if self.seen.sum() < self.seen.numel():
             logger.warning("Only %d of %d test clips were seen.", stats["clips_seen"],

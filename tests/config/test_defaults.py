@@ -85,9 +85,9 @@ def test_single_pathway_lists_are_cut_to_one_value():
         ("EVAL_BATCHING", "stacked", "ATFR.EVAL_BATCHING='stacked'"),
         ("TRAIN_BATCHING", "grouped", "ATFR.TRAIN_BATCHING='grouped'"),
         ("EMBED_DIM", 0, "ATFR.EMBED_DIM=0"),
-        ("NUM_BINS_TRAIN", [0, -1], "ATFR.NUM_BINS_TRAIN has 0"),
-        ("NUM_BINS_TEST", [-1, -3], "ATFR.NUM_BINS_TEST has -3"),
-        ("BLOCK_LENGTH", [0, -8], "ATFR.BLOCK_LENGTH has -8"),
+        ("NUM_BINS_TRAIN", [0, -1], r"ATFR.NUM_BINS_TRAIN\[0\] is 0"),
+        ("NUM_BINS_TEST", [-1, -3], r"ATFR.NUM_BINS_TEST\[1\] is -3"),
+        ("BLOCK_LENGTH", [0, -8], r"ATFR.BLOCK_LENGTH\[1\] is -8"),
         ("PATHWAYS", [True], "ATFR.PATHWAYS=\\[True\\] needs one value per pathway"),
         ("MULTI_BINS", [4, 8], "ATFR.MULTI_BINS=\\[4, 8\\] only applies"),
     ],
@@ -136,7 +136,7 @@ def test_x3d_needs_the_x3d_transform():
     ("MULTIGRID.EVAL_FREQ", 2, "MULTIGRID.EVAL_FREQ=2 is not supported.*TRAIN.EVAL_PERIOD"),
     ("MULTIGRID.LONG_CYCLE_SAMPLING_RATE", 4, "LONG_CYCLE_SAMPLING_RATE=4 is not supported"),
     ("MODEL.ARCH", "x3dd", "MODEL.ARCH='x3dd' is not valid; expected one of"),
-    ("X3D.DIM_C5", 0, "X3D.DIM_C5=0 must be >= 1"),
+    ("X3D.DIM_C5", 0, "X3D.DIM_C5=0 must be an int >= 1"),
 ])
 def test_keys_without_effect_here_refuse_other_values(key, value, match):
     # PySlowFast keys that are accepted (its YAML files load) but not implemented: a value

@@ -1,6 +1,8 @@
-"""Helpers of the data tests: tiny configs and tiny videos."""
+"""Helpers of the data tests: tiny configs, tiny videos and reference decodes."""
 
+from typing import Callable, List, Sequence
 
+import av
 import numpy as np
 
 from slowfast_atfr.config.defaults import get_cfg
@@ -34,3 +36,14 @@ def gradient_video(path: str, frames: int = 12, height: int = 32, width: int = 4
         video = np.repeat(video[..., None], 3, axis=-1)
     write_video(path, np.ascontiguousarray(video), **kwargs)
     return video
+
+
+def all_frames(path: str, video: int = 0) -> List[np.ndarray]:
+    """Every RGB frame [H, W, 3] of video stream `video`, decoded in order: the reference."""
+    with av.open(path) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=video)]
+
+
+def fixed_positions(positions: Sequence[int]) -> Callable[[int, float], np.ndarray]:
+    """A `sample_fn` for the decoder that asks for `positions` whatever the video."""
+    return lambda num_frames, fps: np.asarray(positions)

@@ -6,7 +6,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from dataset_helpers import gradient_video
+from dataset_helpers import all_frames, fixed_positions, gradient_video
 
 from slowfast_atfr.datasets.decoder import (
     DecodeError,
@@ -18,23 +18,14 @@ from slowfast_atfr.datasets.motion_clips import write_video
 from slowfast_atfr.datasets.sample_videos import sample_video_paths
 
 
-def _all_frames(path):
-    with av.open(path) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-
-
-def _fixed(positions):
-    return lambda num_frames, fps: np.asarray(positions)
-
-
 @pytest.mark.parametrize("path", [p for p in sample_video_paths() if "bigbuckbunny" not in p],
                          ids=os.path.basename)
 def test_seek_decode_matches_full_decode(path):
-    ref = _all_frames(path)
+    ref = all_frames(path)
     rng = np.random.default_rng(0)
     for _ in range(3):
         positions = np.sort(rng.integers(0, len(ref), 6))
-        out = decode_video(path, _fixed(positions))
+        out = decode_video(path, fixed_positions(positions))
         assert out.shape == (6,) + ref[0].shape
         for k, p in enumerate(positions):
             np.testing.assert_array_equal(out[k], ref[p])
@@ -44,9 +35,9 @@ def test_seek_decode_matches_full_decode(path):
 def test_containers_give_the_frames_asked_for(tmp_path, codec, ext):
     path = str(tmp_path / f"v.{ext}")
     gradient_video(path, frames=20, codec=codec)
-    ref = _all_frames(path)
+    ref = all_frames(path)
     assert len(ref) == 20
-    out = decode_video(path, _fixed([3, 9, 9, 19]))
+    out = decode_video(path, fixed_positions([3, 9, 9, 19]))
     for k, p in enumerate([3, 9, 9, 19]):
         np.testing.assert_array_equal(out[k], ref[p])
 
@@ -67,8 +58,8 @@ def test_sample_fn_sees_length_and_fps(tmp_path):
 def test_positions_past_the_end_repeat_the_last_frame(tmp_path):
     path = str(tmp_path / "short.mp4")
     gradient_video(path, frames=3)
-    ref = _all_frames(path)
-    out = decode_video(path, _fixed([0, 2, 5, 9]))
+    ref = all_frames(path)
+    out = decode_video(path, fixed_positions([0, 2, 5, 9]))
     np.testing.assert_array_equal(out[3], ref[2])
     np.testing.assert_array_equal(out[2], ref[2])
 
@@ -76,19 +67,19 @@ def test_positions_past_the_end_repeat_the_last_frame(tmp_path):
 def test_gray_and_odd_sized_videos_decode_to_rgb(tmp_path):
     gray = str(tmp_path / "gray.mkv")
     gradient_video(gray, frames=6, gray=True, codec="ffv1", pix_fmt="gray")
-    out = decode_video(gray, _fixed([0, 5]))
+    out = decode_video(gray, fixed_positions([0, 5]))
     assert out.shape == (2, 32, 48, 3)
     assert (out[..., 0] == out[..., 1]).all()
     odd = str(tmp_path / "odd.mkv")
     gradient_video(odd, frames=6, height=31, width=45, codec="ffv1", pix_fmt="yuv444p")
-    assert decode_video(odd, _fixed([1, 4])).shape == (2, 31, 45, 3)
+    assert decode_video(odd, fixed_positions([1, 4])).shape == (2, 31, 45, 3)
 
 
 def test_decoder_threads_give_the_same_frames(tmp_path):
     path = str(tmp_path / "v.mp4")
     gradient_video(path, frames=16)
-    one = decode_video(path, _fixed([2, 7, 15]), threads=1)
-    auto = decode_video(path, _fixed([2, 7, 15]), threads=0)
+    one = decode_video(path, fixed_positions([2, 7, 15]), threads=1)
+    auto = decode_video(path, fixed_positions([2, 7, 15]), threads=0)
     np.testing.assert_array_equal(one, auto)
 
 
@@ -143,7 +134,7 @@ def _make_bad(tmp_path, case):
 def test_bad_inputs_raise_decode_error_with_path_and_reason(tmp_path, case, reason):
     path = _make_bad(tmp_path, case)
     with pytest.raises(DecodeError) as info:
-        decode_video(path, _fixed([0, 1]))
+        decode_video(path, fixed_positions([0, 1]))
     assert info.value.path == path
     assert reason in info.value.reason
     assert path in str(info.value)
@@ -157,7 +148,7 @@ def test_folder_of_images_decodes_like_the_video(tmp_path):
                 pix_fmt="rgb24", container_format="image2")
     images = list_image_folder(str(folder))
     assert len(images) == 8 and images[0].endswith("000001.png")
-    out = decode_image_folder(str(folder), _fixed([0, 3, 7, 20]), fps=30)
+    out = decode_image_folder(str(folder), fixed_positions([0, 3, 7, 20]), fps=30)
     np.testing.assert_array_equal(out[1], clip[3])
     np.testing.assert_array_equal(out[3], clip[7])
 
@@ -170,21 +161,23 @@ def test_empty_or_missing_frame_folder_raises(tmp_path):
         list_image_folder(str(tmp_path / "empty"))
 
 
-@pytest.mark.parametrize("header_frames", [0, 500])
-def test_unknown_or_overstated_length_falls_back_to_counting(tmp_path, monkeypatch, header_frames):
+@pytest.mark.parametrize("fallback", ["no_time_stamps", "window_misses"])
+def test_without_usable_time_stamps_frames_are_counted_by_decoding(tmp_path, monkeypatch,
+                                                                     fallback):
     from slowfast_atfr.datasets import decoder
 
     path = str(tmp_path / "v.mp4")
     gradient_video(path, frames=10)
-    ref = _all_frames(path)
-    monkeypatch.setattr(decoder, "_estimate_num_frames", lambda *args: header_frames)
+    ref = all_frames(path)
+    name = "_packet_times" if fallback == "no_time_stamps" else "_decode_window"
+    monkeypatch.setattr(decoder, name, lambda *args: None)
     seen = []
 
     def sample_fn(num_frames, fps):
-        seen.append(num_frames)
+        seen.append((num_frames, fps))
         return np.array([num_frames - 2, num_frames - 1])
 
     out = decode_video(path, sample_fn)
-    assert seen[-1] == 10
+    assert seen[-1] == (10, 30.0)
     np.testing.assert_array_equal(out[0], ref[8])
     np.testing.assert_array_equal(out[1], ref[9])

@@ -11,7 +11,7 @@ from dataset_helpers import NUM_DEMO_CLASSES, gradient_video, tiny_cfg
 
 from slowfast_atfr.datasets import build_dataset, demo
 from slowfast_atfr.datasets.decoder import DecodeError
-from slowfast_atfr.datasets.lists import ListFileError, split_fields
+from slowfast_atfr.datasets.lists import ListFileError
 from slowfast_atfr.datasets.sample_videos import sample_video_paths
 
 
@@ -84,7 +84,7 @@ def test_separators_and_path_prefix(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
     gradient_video(str(videos / "a b.mp4"), frames=8)
-    (tmp_path / "train.csv").write_text("a b.mp4 1\n\na b.mp4 2\n")
+    (tmp_path / "train.csv").write_text("a b.mp4 1\n\nc.mp4 2\n")
     cfg = tiny_cfg(tmp_path)
     cfg.DATA.PATH_PREFIX = str(videos)
     dataset = build_dataset("kinetics", cfg, "train")
@@ -92,18 +92,6 @@ def test_separators_and_path_prefix(tmp_path):
     (tmp_path / "train.csv").write_text("a b.mp4;0\n")
     cfg.DATA.PATH_LABEL_SEPARATOR = ";"
     assert build_dataset("kinetics", cfg, "train").labels == [0]
-
-
-@pytest.mark.parametrize("line, fields", [
-    ("a.mp4 3", ["a.mp4", "3"]),
-    ("my clips/a.mp4 3", ["my clips/a.mp4", "3"]),
-    ("a.mp4,3", ["a.mp4", "3"]),
-    ("a.mp4, 3", ["a.mp4", "3"]),
-    ("a,b.mp4 3", ["a,b.mp4", "3"]),  # a comma inside the path
-    ("a,b.mp4,3", ["a,b.mp4", "3"]),
-])
-def test_list_lines_split_at_the_last_separator(line, fields):
-    assert split_fields(line, "") == fields
 
 
 @pytest.mark.parametrize(
@@ -120,6 +108,39 @@ def test_malformed_list_fails_with_file_and_line(tmp_path, content, line, reason
     with pytest.raises(ListFileError, match=reason) as info:
         build_dataset("kinetics", tiny_cfg(tmp_path), "train")
     assert f"{tmp_path / 'train.csv'}:{line}:" in str(info.value)
+
+
+def test_bom_and_quoted_paths_are_read(tmp_path):
+    # A BOM from a Windows editor, then csv-quoted paths holding a comma and a blank.
+    (tmp_path / "train.csv").write_bytes(
+        b'\xef\xbb\xbf"my clips/a, b.mp4",1\r\n"c d.mp4" 2\r\n"say ""hi"".mp4", 0\r\n')
+    dataset = build_dataset("kinetics", tiny_cfg(tmp_path), "train")
+    assert dataset.labels == [1, 2, 0]
+    assert dataset.paths == [str(tmp_path / n) for n in ("my clips/a, b.mp4", "c d.mp4",
+                                                         'say "hi".mp4')]
+
+
+def test_non_utf8_list_names_file_line_and_fix(tmp_path):
+    (tmp_path / "train.csv").write_bytes(b"a.mp4 0\nclip\xe9.mp4 1\n")
+    with pytest.raises(ListFileError, match="0xe9.*save the file as UTF-8") as info:
+        build_dataset("kinetics", tiny_cfg(tmp_path), "train")
+    assert f"{tmp_path / 'train.csv'}:2:" in str(info.value)
+
+
+def test_video_listed_twice_with_different_labels_is_refused(tmp_path):
+    (tmp_path / "train.csv").write_text("a.mp4 0\nb.mp4 1\n./a.mp4 2\n")
+    with pytest.raises(ListFileError, match="line 1 with label 0 and here with label 2") as info:
+        build_dataset("kinetics", tiny_cfg(tmp_path), "train")
+    assert f"{tmp_path / 'train.csv'}:3:" in str(info.value)
+
+
+def test_video_listed_twice_with_one_label_is_kept_and_logged(tmp_path, caplog):
+    (tmp_path / "train.csv").write_text("a.mp4 1\nb.mp4 0\na.mp4 1\n")
+    with caplog.at_level(logging.WARNING):
+        dataset = build_dataset("kinetics", tiny_cfg(tmp_path), "train")
+    assert dataset.labels == [1, 0, 1]
+    assert "train.csv lists videos again with the same label (repeats: 1)" in caplog.text
+    assert "'a.mp4' at lines 1 and 3" in caplog.text
 
 
 def test_missing_list_names_the_file(tmp_path):

@@ -31,12 +31,16 @@ class TinyVideoNet(VideoModel):
         self.s2 = nn.Sequential(nn.Conv3d(width, width, 3, padding=1, bias=False),
                                 norm(num_features=width), nn.ReLU())
         self.head = nn.Linear(width, cfg.MODEL.NUM_CLASSES)
+        # Only with a rate: a dropout draws random numbers, which resume tests must restore.
+        rate = cfg.MODEL.DROPOUT_RATE
+        self.dropout = nn.Dropout(rate) if rate > 0 else nn.Identity()
         attach_atfr(self, cfg, [width])
 
     def stage_steps(self):
         return [("stem", lambda xs: [self.s1(xs[0])]),
                 ("res2", lambda xs: [self.s2(xs[0])]),
-                ("head", lambda xs: self.head(varlen.masked_mean(xs[0]).flatten(1)))]
+                ("head", lambda xs: self.head(self.dropout(
+                    varlen.masked_mean(xs[0]).flatten(1))))]
 
 
 class Synthetic(torch.utils.data.Dataset):

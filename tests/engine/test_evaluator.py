@@ -89,3 +89,20 @@ def test_class_names_from_label_file_or_demo_classes(tmp_path):
     cfg.DEMO.LABEL_FILE_PATH = str(tmp_path / "missing.json")
     with pytest.raises(FileNotFoundError, match="DEMO.LABEL_FILE_PATH"):
         class_names(cfg)
+
+
+def test_class_name_files_are_validated_naming_the_file(tmp_path):
+    cfg = tiny_cfg(tmp_path)  # 4 classes
+    labels = tmp_path / "labels.json"
+    cfg.DEMO.LABEL_FILE_PATH = str(labels)
+    labels.write_bytes(b"\xef\xbb\xbf" + json.dumps({"push": "1", "hold": "0"}).encode())
+    assert class_names(cfg) == ["hold", "push"]  # SSv2-style string indices, a BOM
+    for bad in ({"a": 0, "b": 4}, {"a": 0, "b": 0}, {"a": "x"}):
+        labels.write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match=f"{labels}: class .* not an integer in \\[0, 3\\]"):
+            class_names(cfg)
+    names = tmp_path / "names.txt"
+    names.write_text("a\nb\nc\nd\ne\n")
+    cfg.DEMO.LABEL_FILE_PATH = str(names)
+    with pytest.raises(ValueError, match=f"{names} names 5 classes but MODEL.NUM_CLASSES=4"):
+        class_names(cfg)

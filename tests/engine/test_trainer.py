@@ -1,32 +1,14 @@
 """Train loop: mid-epoch resume after a kill, NaN stop, bad videos, mixed precision, hooks."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 from engine_tiny import tiny_cfg
-from ports import free_port
+from subprocess_runs import final_state, run
 
 from slowfast_atfr.engine.trainer import Trainer
 from slowfast_atfr.utils import checkpoint as cu
-
-RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "engine_run.py")
-
-
-def run(out, *opts, kill_after=0, check=True):
-    env = dict(os.environ, ENGINE_RUN_KILL_AFTER=str(kill_after), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, RUNNER, str(out), f"tcp://localhost:{free_port()}", *map(str, opts)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def final_state(out):
-    path = cu.get_last_checkpoint(str(out))
-    return path, torch.load(path, map_location="cpu", weights_only=True)
 
 
 @pytest.mark.slow
@@ -62,6 +44,10 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
     assert names == ["checkpoint_epoch_00001.pyth"]
     state = torch.load(cu.get_last_checkpoint(str(tmp_path)), weights_only=True)
     assert all(torch.isfinite(v).all() for v in state["model_state"].values())
+    cfg.SOLVER.LRS = [1.0, 0.5]  # rerun with a lower learning rate: resumes from it
+    trainer = Trainer(cfg)
+    trainer.train()
+    assert trainer.epoch == 2 and cu.get_last_checkpoint(str(tmp_path)).endswith("00003.pyth")
 
 
 def test_bad_videos_are_counted_per_epoch_and_logged_once(tmp_path, monkeypatch, caplog):
