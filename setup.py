@@ -16,6 +16,7 @@ setup(
         "simplejson",
         "numpy",
         "pyyaml",
+        "tqdm",
     ],
     extras_require={
         "test": ["pytest", "scikit-video", "ruff", "matplotlib", "tensorboard"],

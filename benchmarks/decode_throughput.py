@@ -11,18 +11,22 @@ Last line: one JSON object.
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from typing import List, Tuple
 
-import av
-import numpy as np
-import torch
+# Run from a clean checkout without installing the package.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from slowfast_atfr.config.defaults import get_cfg
-from slowfast_atfr.datasets import build_dataset
-from slowfast_atfr.datasets.demo import make_demo_dataset
-from slowfast_atfr.datasets.sample_videos import sample_video_paths
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from slowfast_atfr.config.defaults import get_cfg  # noqa: E402
+from slowfast_atfr.datasets import build_dataset  # noqa: E402
+from slowfast_atfr.datasets.demo import make_demo_dataset  # noqa: E402
+from slowfast_atfr.datasets.sample_videos import sample_video_paths  # noqa: E402
 
 
 def _config(source: str, root: str):

@@ -4,10 +4,14 @@
     python tools/benchmark_net.py --cfg configs/Demo/RESNET3D18_ATFR.yaml [KEY VALUE ...]
 
 Mean GFLOPs per clip (exact, over BENCHMARK.NUM_CLIPS test clips), parameters, inference
-clips/s, training s/iteration and peak memory; NUM_GPUS 0 runs on the CPU. Writes
-OUTPUT_DIR/benchmark.json and benchmark.md; the last line printed is one JSON object.
+clips/s, training s/iteration and peak memory; NUM_GPUS 0 runs on the CPU. The two models
+are timed alternately in 5 rounds: median and min-max of each timing and of each speed-up.
+Writes OUTPUT_DIR/benchmark.json and benchmark.md (its first line is the headline); the
+last line printed is one JSON object ("headline" among its keys).
 The ATFR model gets the weights a test run would load (TEST.CHECKPOINT_FILE_PATH, else
 OUTPUT_DIR's newest checkpoint, else TRAIN.CHECKPOINT_FILE_PATH); both files name them.
+Without sampler weights in any of them the headline starts with "UNTRAINED SAMPLER": its B'
+and so the GFLOPs and speed-ups are not representative of a trained model.
 """
 
 import json

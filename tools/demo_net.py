@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Predict sliding windows of DEMO.INPUT_VIDEO: top-k classes and B' per window.
 
-    python tools/demo_net.py --cfg configs/Demo/RESNET3D18_ATFR.yaml [KEY VALUE ...]
+    python tools/demo_net.py --cfg configs/Demo/RESNET3D18_ATFR.yaml \
+        DEMO.INPUT_VIDEO my_video.mp4 TEST.CHECKPOINT_FILE_PATH model.pyth [KEY VALUE ...]
 
-Runs only this job, whatever TRAIN.ENABLE / TEST.ENABLE / DEMO.ENABLE say.
+Writes one JSON line per window to DEMO.OUTPUT_FILE (default OUTPUT_DIR/demo.json) and a
+timeline of the top-1 class and B' next to it (demo.png). The video is decoded as a stream,
+so its length does not change the memory needed. Runs only this job, whatever
+TRAIN.ENABLE / TEST.ENABLE / DEMO.ENABLE say.
 """
 
 import os

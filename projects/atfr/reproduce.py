@@ -9,8 +9,9 @@
 Every run is `tools/run_net.py --cfg configs/Demo/RESNET3D18_ATFR.yaml KEY VALUE ...` in a
 subprocess with its own OUTPUT_DIR under --work-dir (a finished run with the same merged
 config is reused); its results are read back from OUTPUT_DIR (json_stats.log, atfr_stats_test.json).
-The baseline is the same config with ATFR.ENABLED False. Writes --results/summary.json,
---results/tables.md and --results/plots/*.png.
+The baseline is the same config with ATFR.ENABLED False. Writes summary.json, tables.md and
+plots/*.png to --work-dir/results (or --results); only --update-results replaces the measured
+results kept in the repository, projects/atfr/results.
 """
 
 import argparse
@@ -26,6 +27,10 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
+from slowfast_atfr.utils.progress import IterationClock, eta_text  # noqa: E402
+
+# The measured results kept in the repository; written only with --update-results.
+REPO_RESULTS = os.path.join(ROOT, "projects", "atfr", "results")
 
 CONFIG = os.path.join(ROOT, "configs", "Demo", "RESNET3D18_ATFR.yaml")
 # The run configs are copied here first, so that an edit of configs/ during a long run does
@@ -139,7 +144,8 @@ def ablation_settings(name: str, frames: int, rate: int) -> List[Setting]:
             ("res3", Run("placement_res3", ["ATFR.STAGE", "res3"]), "res3")]
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The arguments (default: sys.argv[1:]); copies the config into --work-dir."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="Baseline vs. ATFR only, --epochs (default 2) epochs.")
@@ -156,8 +162,12 @@ def parse_args() -> argparse.Namespace:
                              "scratch.")
     parser.add_argument("--work-dir", default="/tmp/atfr_reproduce",
                         help="Run folders, checkpoints and the demo data set.")
-    parser.add_argument("--results", default=os.path.join(ROOT, "projects", "atfr", "results"),
-                        help="Where summary.json, tables.md and plots/ go.")
+    parser.add_argument("--results", default=None,
+                        help="Where summary.json, tables.md and plots/ go (default: "
+                             "--work-dir/results).")
+    parser.add_argument("--update-results", action="store_true",
+                        help=f"Write them to {os.path.relpath(REPO_RESULTS, ROOT)}/ instead, "
+                             "replacing the results kept in the repository.")
     parser.add_argument("--test-videos-per-class", type=int, default=50,
                         help="test split size: 50 x 8 classes puts one video at 0.25 points "
                              "(the default demo's 10 at 1.25)")
@@ -171,7 +181,12 @@ def parse_args() -> argparse.Namespace:
                         help="ATFR config of the runs (its _BASE_ is copied along).")
     parser.add_argument("opts", nargs=argparse.REMAINDER,
                         help="KEY VALUE overrides for every run.")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.update_results and args.results is not None:
+        parser.error("--update-results writes to the repository's results; drop --results.")
+    if args.results is None:
+        args.results = (REPO_RESULTS if args.update_results
+                        else os.path.join(args.work_dir, "results"))
     args.config = snapshot_config(args.cfg, os.path.join(args.work_dir, CONFIG_COPY))
     args.data_dir = data_dir(args)
     if args.epochs is None and args.quick:
@@ -283,6 +298,7 @@ def execute(run: Run, args: argparse.Namespace,
     digest = run_digest(args.config, opts)
     previous = finished_result(out, digest)
     if previous is not None:
+        args.clock.total -= 1  # no time spent: not counted in the ETA
         print(f"[reproduce] {run.name}: reusing {out}", flush=True)
         return previous
     shutil.rmtree(out, ignore_errors=True)
@@ -297,8 +313,10 @@ def execute(run: Run, args: argparse.Namespace,
                            f"{os.path.join(args.work_dir, run.name + '.log')}.")
     result = {**load_run(out, run.name), "output_dir": out, "wall_s": time.time() - start,
               "trained": not run.weights_of, "overrides": list(run.overrides)}
+    args.clock.tick()
     print(f"[reproduce] {run.name}: top-1 {result['top1']}, GFLOPs {result['gflops']}, "
-          f"{result['wall_s']:.0f} s", flush=True)
+          f"{result['wall_s']:.0f} s; {args.clock.done} of {args.clock.total} runs trained "
+          f"or tested, ETA {eta_text(args.clock.eta_seconds())}", flush=True)
     record_result(out, digest, opts, result)
     return result
 
@@ -511,6 +529,13 @@ def run_ablation(name: str, args: argparse.Namespace,
     return entry
 
 
+def planned_runs(args: argparse.Namespace, finetune: bool, ablations: List[str]) -> int:
+    """How many runs `main` will execute (reused ones included), for its ETA."""
+    main = len(main_runs(finetune)) * (1 + len(args.extra_seeds))
+    return main + sum(isinstance(run, Run) for name in ablations
+                      for _, run, _ in ablation_settings(name, *clip_geometry(args)))
+
+
 def main() -> None:
     args = parse_args()
     from slowfast_atfr.datasets.demo import ensure_demo_dataset
@@ -518,9 +543,10 @@ def main() -> None:
     start = time.time()
     ensure_demo_dataset(args.data_dir, test_videos_per_class=args.test_videos_per_class)
     finetune = bool(args.finetune_epochs)
+    names = [] if args.quick else [n for n in ABLATIONS if not args.only or n in args.only]
+    args.clock = IterationClock(planned_runs(args, finetune, names))
     done = execute_main_runs(args, finetune)
     bench = benchmark(args, done["atfr"])
-    names = [] if args.quick else [n for n in ABLATIONS if not args.only or n in args.only]
     summary: Dict[str, Any] = {
         "command": " ".join(["python", os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
         "paper": PAPER, "benchmark": bench, "ablations_planned": names,
@@ -547,6 +573,7 @@ def main() -> None:
         summary[name] = run_ablation(name, args, done)
         write_outputs(summary, args, start)
     print(summary_tables(summary))
+    print(f"[reproduce] summary.json, tables.md and plots/ are in {args.results}", flush=True)
     print(json.dumps({"targets": summary["targets"], "elapsed_s": summary["elapsed_s"]}))
 
 

@@ -6,6 +6,7 @@ config with several wrong values is reported in one error, before anything runs.
 """
 
 import difflib
+import os
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
 
 from fvcore.common.config import CfgNode
@@ -256,6 +257,26 @@ def _separator_is_one_character(cfg: CfgNode) -> Iterator[str]:
     if not isinstance(separator, str) or len(separator) > 1:
         yield (f"DATA.PATH_LABEL_SEPARATOR={separator!r} must be one character, or '' for "
                "any blank or a comma (paths holding it go in double quotes).")
+
+
+# Extensions of TEST.SAVE_RESULTS_PATH (engine/evaluator.py RESULTS_FORMATS writes each).
+RESULTS_EXTENSIONS = (".pkl", ".pt", ".pyth")
+
+
+@_rule("TEST.SAVE_RESULTS_PATH")
+def _results_file_has_a_known_extension(cfg: CfgNode) -> Iterator[str]:
+    path = cfg.TEST.SAVE_RESULTS_PATH
+    if path and os.path.splitext(path)[1].lower() not in RESULTS_EXTENSIONS:
+        yield (f"TEST.SAVE_RESULTS_PATH={path!r} must end in one of {list(RESULTS_EXTENSIONS)}: "
+               ".pkl for PySlowFast's numpy pickle, .pyth or .pt for a torch.save.")
+
+
+@_rule("OUTPUT_DIR")
+def _output_dir_is_a_folder(cfg: CfgNode) -> Iterator[str]:
+    if not isinstance(cfg.OUTPUT_DIR, str) or not cfg.OUTPUT_DIR.strip():
+        yield (f"OUTPUT_DIR={cfg.OUTPUT_DIR!r} must name a folder (it would write logs and "
+               "checkpoints into the working directory); leave it unset for "
+               "output/<config folder>/<name>.")
 
 
 def domain_problems(cfg: CfgNode) -> List[str]:

@@ -83,7 +83,8 @@ _C.TEST.NUM_ENSEMBLE_VIEWS = 10
 _C.TEST.NUM_SPATIAL_CROPS = 3
 # Checkpoint format: "pytorch" (.pyth) or "caffe2" (.pkl).
 _C.TEST.CHECKPOINT_TYPE = "pytorch"
-# Path to save the multi-view predictions; empty = do not save.
+# File in OUTPUT_DIR for the per-video test predictions: .pkl (PySlowFast's pickle of numpy
+# [probabilities averaged over views, labels]), .pyth or .pt (torch); "" = do not save.
 _C.TEST.SAVE_RESULTS_PATH = ""
 # Skip (and report) undecodable videos instead of failing the test run.
 _C.TEST.SKIP_BAD_VIDEOS = False
@@ -349,8 +350,9 @@ _C.NUM_CPU_PROCESSES = 1
 _C.NUM_SHARDS = 1
 # Index of this machine.
 _C.SHARD_ID = 0
-# Output folder: checkpoints, logs, stats.
-_C.OUTPUT_DIR = "./tmp"
+# Folder of a run's outputs (config.yaml, logs, checkpoints, stats), relative to the working
+# directory; when no YAML or override sets it, load_config uses output/<config folder>/<name>.
+_C.OUTPUT_DIR = "output/default"
 # Seed of python, numpy and torch.
 _C.RNG_SEED = 1
 # Log every this many iterations.
@@ -447,6 +449,9 @@ _C.DEMO.TOP_K = 5
 _C.DEMO.WINDOW_STRIDE = 32
 # Write the per-window predictions as JSON lines here ("" = OUTPUT_DIR/demo.json).
 _C.DEMO.OUTPUT_FILE = ""
+# Also write an mp4 here with each window's top-1 class, score and B' drawn under its frames
+# (360 px short side; "" = none).
+_C.DEMO.OUTPUT_VIDEO = ""
 
 
 def get_cfg() -> CfgNode:

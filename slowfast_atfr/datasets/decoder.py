@@ -26,11 +26,11 @@ logger = logging.get_logger(__name__)
 # are a little off (B-frames, rounding) are not skipped.
 _SEEK_MARGIN_S = 0.25
 # Frame rate assumed when a stream declares none.
-_FALLBACK_FPS = 30.0
+FALLBACK_FPS = 30.0
 # File name endings of the images of a frame folder (DATA.USE_FRAMES).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 # PyAV and OS errors that mean "this file is bad", as opposed to a bug in our code.
-_AV_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError)
+AV_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError)
 
 # What a path is when it is not a regular file, and what to do about it.
 _NOT_A_FILE = (
@@ -49,7 +49,8 @@ _STILL = (av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
 # above which the header is reported as wrong.
 _HEADER_TOLERANCE = 0.02
 # What to do with a damaged file.
-_REDO = "re-download it, restore it from a good copy or re-encode it, or drop it from the list"
+REDO_ADVICE = ("re-download it, restore it from a good copy or re-encode it, or drop it from "
+               "the list")
 
 SampleFn = Callable[[int, float], np.ndarray]
 
@@ -63,11 +64,12 @@ class DecodeError(RuntimeError):
         self.reason = reason
 
 
-def _damaged(detail: str) -> str:
-    return f"its data is damaged (bit rot, or an interrupted download or copy): {detail}; {_REDO}"
+def damaged_reason(detail: str) -> str:
+    return (f"its data is damaged (bit rot, or an interrupted download or copy): {detail}; "
+            f"{REDO_ADVICE}")
 
 
-def _check_file(path: str) -> None:
+def check_file(path: str) -> None:
     """Refuse a path that is no regular, non-empty file before PyAV opens (and blocks on) it."""
     try:
         info = os.stat(path)
@@ -81,10 +83,10 @@ def _check_file(path: str) -> None:
             raise DecodeError(path, reason)
     if info.st_size == 0:
         raise DecodeError(path, f"file is empty (0 bytes), an interrupted download or copy: "
-                                f"{_REDO}")
+                                f"{REDO_ADVICE}")
 
 
-def _video_stream(path: str, container):
+def video_stream(path: str, container):
     """The stream that is the video: not a cover image or still, and the largest picture of the
     rest (a thumbnail track is small); the first of equals."""
     if not container.streams.video:
@@ -98,7 +100,7 @@ def _video_stream(path: str, container):
     return max(moving, key=lambda s: (s.width or 0) * (s.height or 0))
 
 
-def _declared_fps(stream) -> float:
+def header_fps(stream) -> float:
     """Frame rate the headers declare, or 0 when they declare none."""
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0
@@ -116,7 +118,7 @@ def _declared_frames(container, stream, fps: float) -> int:
     return 0
 
 
-def _packet_times(container, stream) -> Optional[np.ndarray]:
+def packet_times(container, stream) -> Optional[np.ndarray]:
     """Sorted distinct time stamps [F] (stream time base) of the frames the file holds, read from
     its packets without decoding; None when a packet has no time stamp."""
     times = []
@@ -135,14 +137,14 @@ def _fps_from_times(times: Sequence[int], time_base, default: float) -> float:
     return float((len(times) - 1) / span) if span > 0 else default
 
 
-def _frame_rate(path: str, container, stream, times: np.ndarray) -> float:
+def frame_rate(path: str, container, stream, times: np.ndarray) -> float:
     """Mean frame rate of the packets' time stamps [F], or the declared rate where it agrees
     (exact where time stamps are rounded, as to ms in Matroska).
 
     A header whose rate or frame count disagrees with the packets is logged, and not used.
     """
-    declared_fps = _declared_fps(stream)
-    measured = _fps_from_times(times, stream.time_base, declared_fps or _FALLBACK_FPS)
+    declared_fps = header_fps(stream)
+    measured = _fps_from_times(times, stream.time_base, declared_fps or FALLBACK_FPS)
     rate_agrees = abs(declared_fps - measured) <= _HEADER_TOLERANCE * measured
     fps = declared_fps if rate_agrees else measured
     declared, num_frames = _declared_frames(container, stream, fps), len(times)
@@ -151,7 +153,7 @@ def _frame_rate(path: str, container, stream, times: np.ndarray) -> float:
         logger.warning(
             "Video %s: its header declares %d frames at %.4g fps (0 = not declared) but its "
             "packets hold %d frames at %.4g fps; sampling those (a wrong header, or a truncated "
-            "or damaged file: %s).", path, declared, declared_fps, num_frames, fps, _REDO)
+            "or damaged file: %s).", path, declared, declared_fps, num_frames, fps, REDO_ADVICE)
     return fps
 
 
@@ -183,7 +185,7 @@ def _decode_window(
     return chosen if len(chosen) == len(keep) else None
 
 
-def _upright(path: str, frame: "av.VideoFrame", image: np.ndarray) -> np.ndarray:
+def upright(path: str, frame: "av.VideoFrame", image: np.ndarray) -> np.ndarray:
     """`image` [H, W, 3] of `frame` turned and mirrored as its display matrix says, as players
     show it (a phone video filmed upright comes out upright).
 
@@ -215,7 +217,7 @@ def _to_arrays(path: str, chosen: Dict[int, "av.VideoFrame"], keys: List[int]) -
     arrays: Dict[int, np.ndarray] = {}
     for k in set(keys):
         frame = chosen[k]
-        arrays[k] = _upright(path, frame, _rgb(frame))
+        arrays[k] = upright(path, frame, _rgb(frame))
     return np.stack([arrays[k] for k in keys])
 
 
@@ -224,20 +226,20 @@ def _sample(sample_fn: SampleFn, num_frames: int, fps: float) -> np.ndarray:
     return np.clip(positions, 0, max(num_frames - 1, 0))
 
 
-def _set_threads(stream, threads: int) -> None:
+def set_threads(stream, threads: int) -> None:
     if threads != 1:
         stream.thread_type = "AUTO"
         stream.thread_count = max(threads, 0)
 
 
 def _decode_container(path: str, container, sample_fn: SampleFn, threads: int) -> np.ndarray:
-    stream = _video_stream(path, container)
-    _set_threads(stream, threads)
-    times = _packet_times(container, stream)
+    stream = video_stream(path, container)
+    set_threads(stream, threads)
+    times = packet_times(container, stream)
     if times is not None and len(times) == 0:
-        raise DecodeError(path, f"no decodable frame (the video stream is empty): {_REDO}")
+        raise DecodeError(path, f"no decodable frame (the video stream is empty): {REDO_ADVICE}")
     if times is not None:
-        fps = _frame_rate(path, container, stream, times)
+        fps = frame_rate(path, container, stream, times)
         positions = _sample(sample_fn, len(times), fps)
         chosen = _decode_window(container, stream, np.unique(times[positions]), int(times[0]))
         if chosen is not None:
@@ -252,21 +254,21 @@ def _decode_in_order(path: str, index: int, sample_fn: SampleFn, threads: int) -
     stamps when they all have one. A frame flagged corrupt here is damaged data."""
     with av.open(path) as container:
         stream = container.streams[index]
-        _set_threads(stream, threads)
+        set_threads(stream, threads)
         times = [frame.pts for frame in container.decode(stream)]
-        fallback, time_base = _declared_fps(stream) or _FALLBACK_FPS, stream.time_base
+        fallback, time_base = header_fps(stream) or FALLBACK_FPS, stream.time_base
     if not times:
-        raise DecodeError(path, f"no decodable frame: {_REDO}")
+        raise DecodeError(path, f"no decodable frame: {REDO_ADVICE}")
     fps = fallback if None in times else _fps_from_times(sorted(times), time_base, fallback)
     positions = _sample(sample_fn, len(times), fps).tolist()
     keep, last = set(positions), max(positions)
     with av.open(path) as container:
         stream = container.streams[index]
-        _set_threads(stream, threads)
+        set_threads(stream, threads)
         chosen = {}
         for rank, frame in enumerate(container.decode(stream)):
             if frame.is_corrupt:
-                raise DecodeError(path, _damaged(f"frame {rank} does not decode cleanly"))
+                raise DecodeError(path, damaged_reason(f"frame {rank} does not decode cleanly"))
             if rank in keep:
                 chosen[rank] = frame
             if rank >= last:
@@ -287,18 +289,18 @@ def decode_video(path: str, sample_fn: SampleFn, threads: int = 1) -> np.ndarray
     Returns:
         uint8 frames [T, H, W, 3], upright (RGB; grayscale videos are expanded to RGB).
     """
-    _check_file(path)
+    check_file(path)
     try:
         container = av.open(path)
-    except _AV_ERRORS as e:
+    except AV_ERRORS as e:
         raise DecodeError(path, f"cannot open the container ({e}): not a video file FFmpeg "
-                                f"reads, or a damaged or truncated one: {_REDO}") from e
+                                f"reads, or a damaged or truncated one: {REDO_ADVICE}") from e
     try:
         return _decode_container(path, container, sample_fn, threads)
     except av.error.InvalidDataError as e:
-        raise DecodeError(path, _damaged(f"FFmpeg says {e}")) from e
-    except _AV_ERRORS as e:
-        raise DecodeError(path, f"decoding failed ({type(e).__name__}: {e}): {_REDO}") from e
+        raise DecodeError(path, damaged_reason(f"FFmpeg says {e}")) from e
+    except AV_ERRORS as e:
+        raise DecodeError(path, f"decoding failed ({type(e).__name__}: {e}): {REDO_ADVICE}") from e
     finally:
         container.close()
 
@@ -314,12 +316,12 @@ def list_image_folder(folder: str) -> List[str]:
 
 
 def _decode_image(path: str) -> np.ndarray:
-    _check_file(path)
+    check_file(path)
     try:
         with av.open(path) as container:
             for frame in container.decode(video=0):
                 return _rgb(frame)
-    except _AV_ERRORS as e:
+    except AV_ERRORS as e:
         raise DecodeError(path, f"cannot decode the image ({type(e).__name__}: {e})") from e
     raise DecodeError(path, "image holds no decodable frame")
 

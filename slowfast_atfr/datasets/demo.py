@@ -19,6 +19,7 @@ from slowfast_atfr.datasets.motion_clips import (
     render_clip,
     write_video,
 )
+from slowfast_atfr.utils.progress import track
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +106,15 @@ def make_demo_dataset(
         raise ValueError(f"size={size} must be even (yuv420p).")
     codec = available_codec(codec)
     lines: Dict[str, List[str]] = {split: [] for split in counts}
-    for split, count in counts.items():
-        for label, name in enumerate(classes):
-            folder = os.path.join(root, "videos", split, name)
-            os.makedirs(folder, exist_ok=True)
-            for number in range(count):
-                rel = f"videos/{split}/{name}/{name}_{number:03d}.mp4"
-                clip = render_clip(name, _rng(seed, split, label, number), frames, size)
-                _write_clip(os.path.join(root, rel), clip, fps, codec)
-                lines[split].append(f"{rel} {label}")
+    videos = [(split, label, name, number) for split, count in counts.items()
+              for label, name in enumerate(classes) for number in range(count)]
+    logger.info("Writing the demo data set: %d videos to %s.", len(videos), root)
+    for split, label, name, number in track(videos, len(videos), "Demo videos", "video"):
+        rel = f"videos/{split}/{name}/{name}_{number:03d}.mp4"
+        os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
+        clip = render_clip(name, _rng(seed, split, label, number), frames, size)
+        _write_clip(os.path.join(root, rel), clip, fps, codec)
+        lines[split].append(f"{rel} {label}")
     mapping = {name: label for label, name in enumerate(classes)}
     _atomic_write(os.path.join(root, "classes.json"), json.dumps(mapping, indent=1) + "\n")
     for split, split_lines in lines.items():

@@ -16,6 +16,8 @@ from slowfast_atfr.utils import atfr_meter, logging, misc
 from slowfast_atfr.utils import checkpoint as cu
 from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils.atfr_meter import ATFRStatsMeter
+from slowfast_atfr.utils.meters import build_tensorboard_writer
+from slowfast_atfr.utils.progress import IterationClock, eta_text, track
 from slowfast_atfr.utils.test_meter import TestMeter
 
 logger = logging.get_logger(__name__)
@@ -63,14 +65,6 @@ def _names_by_index(path: str, data: Dict[str, Any], num_classes: int) -> List[s
     return [by_index.get(i, "") for i in range(max(by_index, default=-1) + 1)]
 
 
-def _cost_fns(model: torch.nn.Module, shapes: List[List[int]]):
-    """(gflops_of(lengths), baseline GFLOPs) of one clip, from the per-length cost table."""
-    from slowfast_atfr.utils.flops import CostTable
-
-    table = CostTable(model, shapes, conv_linear_only=True)
-    return table.gflops, table.baseline_gflops()
-
-
 @torch.no_grad()
 def perform_test(cfg: CfgNode, model: torch.nn.Module,
                  loader: torch.utils.data.DataLoader) -> Dict[str, Any]:
@@ -82,7 +76,8 @@ def perform_test(cfg: CfgNode, model: torch.nn.Module,
                       num_videos=dataset.num_videos)
     stats_meter, shapes = None, None
     model.eval()
-    for inputs, labels, index, meta in loader:
+    clock = IterationClock(len(loader))
+    for i, (inputs, labels, index, meta) in enumerate(track(loader, len(loader), "Test")):
         shapes = shapes or [list(x.shape[1:]) for x in inputs]
         logits = model(misc.to_device(inputs, device)).float()
         valid = meta["valid"]
@@ -102,6 +97,11 @@ def perform_test(cfg: CfgNode, model: torch.nn.Module,
                  *(b.to(device) for b in blocks)])
             stats_meter.update(g_index.cpu(), g_lengths.cpu(), g_labels.cpu(), g_valid.cpu(),
                                [b.cpu() for b in g_blocks])
+        clock.tick()
+        if (i + 1) % cfg.LOG_PERIOD == 0 and du.is_master_proc():
+            logging.log_json_stats({"_type": "test_iter", "iter": f"{i + 1}/{len(loader)}",
+                                    "eta": eta_text(clock.eta_seconds()),
+                                    "time_diff": clock.last_seconds})
     skipped = torch.unique(meter.video_ids[meter.seen & ~meter.valid]).tolist()
     paths = getattr(dataset, "paths", None)
     if paths is not None:
@@ -135,25 +135,105 @@ def _check_finite_logits(logits: torch.Tensor, valid: torch.Tensor, index: torch
 
 def _cost_stats(cfg: CfgNode, model: torch.nn.Module, shapes: List[List[int]],
                 stats_meter: Optional[ATFRStatsMeter]) -> Dict[str, Any]:
-    """Mean GFLOPs (and B' statistics) of the test clips; written for ATFR models."""
-    gflops_of, baseline = _cost_fns(model, shapes)
+    """Mean GFLOPs (and B' statistics) of the test clips, from the per-length cost table;
+    written for ATFR models, with T per pathway at the sampler ("full_lengths")."""
+    from slowfast_atfr.utils.flops import CostTable
+
+    table = CostTable(model, shapes, conv_linear_only=True)
+    baseline = table.baseline_gflops()
     if stats_meter is None:
         logger.info("GFLOPs per clip (no temporal sampler): %.4f", baseline)
         return {"gflops": baseline}
-    summary = stats_meter.summary(gflops_of, baseline, class_names(cfg))
+    summary = stats_meter.summary(table.gflops, baseline, class_names(cfg))
+    summary["full_lengths"] = list(table.full_lengths)
     atfr_meter.log_and_write(summary, cfg.OUTPUT_DIR, "test")
     return {k: summary[k] for k in ("mean_gflops", "baseline_gflops", "bprime_histogram",
                                     "mean_bprime", "mean_bprime_by_block", "num_clips")
             if k in summary}
 
 
+# Extensions of TEST.SAVE_RESULTS_PATH and the format `_save_results` writes for each.
+RESULTS_FORMATS = {".pkl": "pickle", ".pyth": "torch", ".pt": "torch"}
+
+
+def results_format(path: str) -> str:
+    """The format ("pickle" or "torch") that TEST.SAVE_RESULTS_PATH=`path` asks for.
+
+    Raises:
+        ValueError: naming the key, `path` and the allowed extensions, for any other one.
+    """
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in RESULTS_FORMATS:
+        raise ValueError(
+            f"TEST.SAVE_RESULTS_PATH={path!r} has the extension {extension or '(none)'!r}; "
+            f"expected one of {sorted(RESULTS_FORMATS)}: .pkl for PySlowFast's pickle of "
+            "[probabilities, labels], .pyth or .pt for a torch.save of the predictions."
+        )
+    return RESULTS_FORMATS[extension]
+
+
 def _save_results(cfg: CfgNode, meter: TestMeter) -> None:
-    """Save the ensembled video predictions to TEST.SAVE_RESULTS_PATH (rank 0)."""
-    if not cfg.TEST.SAVE_RESULTS_PATH or not du.is_master_proc():
+    """Save the video predictions to OUTPUT_DIR/TEST.SAVE_RESULTS_PATH (rank 0).
+
+    The extension chooses the format (`results_format`; any other extension raises
+    ValueError before anything is written):
+    - `.pkl`: PySlowFast's `pickle.dump([probs, labels])`, here of numpy arrays, so that a
+      plain `pickle.load` reads it without torch. probs [V, K] float32, labels [V] int64;
+      row v is video v of the test list (V videos). With DATA.ENSEMBLE_METHOD "sum" a row is
+      the softmax averaged over the video's views (the sum divided by the number of views
+      scored: rows sum to 1); with "max" it is the per-class maximum over the views, kept as
+      it is (each entry a probability, rows need not sum to 1). A video with no scored view
+      (a bad video skipped with TEST.SKIP_BAD_VIDEOS) has NaN probabilities and label -1.
+    - `.pyth` / `.pt`: `torch.save` of `TestMeter.video_predictions()`: {"probs" [V', K]
+      (summed or max over the views, as ensembled), "labels" [V'], "ids" [V']} of the V'
+      scored videos.
+    """
+    if not cfg.TEST.SAVE_RESULTS_PATH:
+        return
+    kind = results_format(cfg.TEST.SAVE_RESULTS_PATH)
+    if not du.is_master_proc():
         return
     path = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
-    torch.save(meter.video_predictions(), path)
+    preds = meter.video_predictions()
+    if kind == "torch":
+        torch.save(preds, path)
+    else:
+        import pickle
+
+        with open(path, "wb") as f:
+            pickle.dump(_view_averaged(meter, preds), f)
     logger.info("Saved the video predictions to %s.", path)
+
+
+def _view_averaged(meter: TestMeter, preds: Dict[str, torch.Tensor]) -> List[Any]:
+    """[probs [V, K], labels [V]] as numpy arrays, row v = video v (see `_save_results`)."""
+    scored = meter.seen & meter.valid
+    ids = preds["ids"]
+    num_videos = meter.num_videos
+    if num_videos is None:
+        num_videos = int(meter.video_ids[meter.seen].max()) + 1 if bool(meter.seen.any()) else 0
+    probs = torch.full((num_videos, meter.probs.shape[1]), float("nan"))
+    labels = torch.full((num_videos,), -1, dtype=torch.long)
+    rows = preds["probs"]
+    if meter.ensemble_method == "sum":
+        views = torch.bincount(meter.video_ids[scored], minlength=num_videos)[ids]
+        rows = rows / views.unsqueeze(1).to(rows.dtype)
+    probs[ids], labels[ids] = rows, preds["labels"]
+    return [probs.numpy().astype("float32"), labels.numpy().astype("int64")]
+
+
+def _write_tensorboard(cfg: CfgNode, stats: Dict[str, Any]) -> None:
+    """The final test's accuracy, GFLOPs and B' histograms (TENSORBOARD.ENABLE, rank 0), at
+    the step of the last training epoch."""
+    writer = build_tensorboard_writer(cfg)
+    if writer is None:
+        return
+    keys = ("top1_acc", "top5_acc", "mean_gflops", "baseline_gflops", "gflops")
+    writer.add_scalars({f"test/{k}": stats[k] for k in keys if k in stats},
+                       cfg.SOLVER.MAX_EPOCH)
+    for pathway, counts in stats.get("bprime_histogram", {}).items():
+        writer.add_count_histogram(f"test/bprime/{pathway}", counts, cfg.SOLVER.MAX_EPOCH)
+    writer.close()
 
 
 def test(cfg: CfgNode) -> Dict[str, Any]:
@@ -171,6 +251,7 @@ def test(cfg: CfgNode) -> Dict[str, Any]:
     logger.info("Testing %d clips (%d videos x %d views).", len(loader.dataset),
                 loader.dataset.num_videos, loader.dataset.num_clips_per_video)
     stats = perform_test(cfg, model, loader)
+    _write_tensorboard(cfg, stats)
     if du.is_master_proc():
         cost = (f"mean GFLOPs {stats['mean_gflops']:.4f} with ATFR, "
                 f"{stats['baseline_gflops']:.4f} without" if "mean_gflops" in stats

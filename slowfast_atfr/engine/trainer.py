@@ -23,6 +23,7 @@ from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils.flops import params_count
 from slowfast_atfr.utils.meters import EpochMeter, build_tensorboard_writer
 from slowfast_atfr.utils.multigrid import MultigridSchedule
+from slowfast_atfr.utils.progress import track
 
 logger = logging.get_logger(__name__)
 
@@ -162,7 +163,9 @@ class Trainer:
             checkpointing.restore_loop_state(self, self.pending_loop_state, start_iter > 0)
             self.pending_loop_state = None
         self.train_meter.iter_tic()
-        for i, (inputs, labels, _, meta) in enumerate(batches, start=start_iter):
+        desc = f"Epoch {self.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}"
+        for i, (inputs, labels, _, meta) in enumerate(
+                track(batches, self.epoch_iters - start_iter, desc), start=start_iter):
             self.iteration, self.meta = i, meta
             self.train_meter.data_toc()
             self._call("before_step")
@@ -231,7 +234,10 @@ class Trainer:
         self.model.eval()
         self.val_meter.reset()
         bad_videos: List[str] = []
-        for inputs, labels, _, meta in self.val_loader:
+        self.val_meter.iter_tic()
+        for i, (inputs, labels, _, meta) in enumerate(
+                track(self.val_loader, len(self.val_loader), "Validation")):
+            self.val_meter.data_toc()
             bad_videos.extend(misc.bad_videos_of(meta))
             inputs, labels = misc.to_device(inputs, self.device), labels.to(self.device)
             with self.step.autocast():
@@ -242,6 +248,9 @@ class Trainer:
             self.val_meter.update_stats(float(stats[0]), float(stats[1]), None, None,
                                         labels.shape[0] * du.get_world_size(),
                                         self._mean_bprime())
+            self.val_meter.iter_toc()
+            self.val_meter.log_iter_stats(self.epoch, i)
+            self.val_meter.iter_tic()
         bad_videos = du.all_gather_strings(bad_videos)
         if bad_videos:
             logger.warning("Validation replaced %d bad videos: %s", len(bad_videos),

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from slowfast_atfr.utils import logging
+from slowfast_atfr.utils.progress import track
 
 logger = logging.get_logger(__name__)
 
@@ -71,7 +72,9 @@ class ATFRStatsMeter:
         """
         counts = self.length_counts()
         num_clips = sum(counts.values())
-        total = sum(n * gflops_of(lengths) for lengths, n in counts.items())
+        # One count per distinct length tuple (the cost table memoizes), not per clip.
+        total = sum(n * gflops_of(lengths) for lengths, n in
+                    track(counts.items(), len(counts), "GFLOPs per distinct B'"))
         recorded = self._recorded()
         lengths, labels = self.lengths[recorded], self.labels[recorded]
         histogram = {}
@@ -86,7 +89,7 @@ class ATFRStatsMeter:
             of_class = labels == label
             by_class[name] = lengths[of_class].float().mean(0).tolist()
             blocks_by_class[name] = _per_pathway([b[of_class] for b in blocks])
-        stats = {"mean_gflops": total / num_clips if num_clips else 0.0,
+        stats = {"mean_gflops": total / num_clips if num_clips else float("nan"),
                  "baseline_gflops": baseline_gflops,
                  "mean_bprime": lengths.float().mean(0).tolist() if num_clips else [],
                  "bprime_histogram": histogram, "mean_bprime_by_class": by_class,

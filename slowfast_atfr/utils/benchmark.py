@@ -8,8 +8,9 @@ with ATFR.ENABLED False) are measured side by side on the same real clips of the
 - parameters;
 - inference clips/s: eval, no grad, batch BENCHMARK.BATCH_SIZE, after
   BENCHMARK.WARMUP_ITERS batches; the two models are timed alternately (`time_alternately`,
-  the timing core the scripts in benchmarks/ share), 3 rounds, median with the spread
-  recorded, so that load from other processes hits both alike; with
+  the timing core the scripts in benchmarks/ share), so that load from other processes hits
+  both alike, in `ROUNDS` rounds: every figure is the median, with the min-max over the
+  rounds next to it, and each speed-up has the min-max of its per-round ratios; with
   BENCHMARK.OPTIMIZE_FOR_INFERENCE both are first rewritten by `optimize_for_inference`
   (BatchNorm folded, channels-last kernels on CPU), as a deployment would;
 - training iteration time: the trainer's own step (`engine.train_step.TrainStep`: autocast
@@ -24,9 +25,11 @@ with ATFR.ENABLED False) are measured side by side on the same real clips of the
   `malloc_trim`), which is approximate (the allocator's own caching counts too); where
   VmHWM cannot be reset, the `ru_maxrss` growth, a lower bound.
 
-The ATFR model's weights come from TEST.CHECKPOINT_FILE_PATH when it is set (B', and so
-GFLOPs and speed, depend on trained weights); otherwise both models are randomly
-initialised. The baseline's cost does not depend on its weights.
+The ATFR model gets the weights a test run would load (TEST.CHECKPOINT_FILE_PATH, else
+OUTPUT_DIR's newest checkpoint, else TRAIN.CHECKPOINT_FILE_PATH). B', and so the GFLOPs and
+speed of ATFR, depend on them: when none of these holds sampler weights (no checkpoint, or a
+baseline's), the headline says that the sampler is untrained and its B' unrepresentative.
+The baseline's cost does not depend on its weights.
 """
 
 import gc
@@ -43,13 +46,15 @@ from fvcore.common.config import CfgNode
 
 from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils import logging
+from slowfast_atfr.utils.checkpoint_load import SAMPLER_PREFIX
 from slowfast_atfr.utils.cpu_allocator import retain_freed_memory, return_freed_memory
 
 logger = logging.get_logger(__name__)
 
 Batch = Tuple[List[torch.Tensor], torch.Tensor]
 VARIANTS = (("baseline", False), ("atfr", True))
-_ROUNDS = 3
+# Timed rounds per model. Odd: the ratio of two medians then lies within the per-round ratios.
+ROUNDS = 5
 
 
 def spread_indices(count: int, total: int) -> List[int]:
@@ -150,7 +155,8 @@ def peak_memory_mib(fn: Callable[[], Any], device: torch.device) -> float:
 
 
 def measure_gflops(model: torch.nn.Module, batches: Sequence[Batch]) -> Dict[str, Any]:
-    """Exact GFLOPs of every clip (eval) and, with a sampler, its B' per pathway."""
+    """Exact GFLOPs of every clip (eval) and, with a sampler, its B' per pathway (mean and
+    histogram) and T per pathway at the sampler ("full_lengths")."""
     from slowfast_atfr.utils.flops import CostTable
 
     shapes = [tuple(x.shape[1:]) for x in batches[0][0]]
@@ -174,6 +180,7 @@ def measure_gflops(model: torch.nn.Module, batches: Sequence[Batch]) -> Dict[str
     }
     if lengths:
         per_pathway = list(zip(*lengths))
+        result["full_lengths"] = list(table.full_lengths)
         result["mean_bprime"] = [sum(v) / len(v) for v in per_pathway]
         result["bprime_histogram"] = {
             f"pathway{p}": {str(k): v.count(k) for k in sorted(set(v))}
@@ -201,7 +208,8 @@ class Timing:
 
     def summary(self) -> Dict[str, Any]:
         return {"median_s": self.median, "min_s": min(self.seconds),
-                "max_s": max(self.seconds), "spread": self.spread, "runs": len(self.seconds)}
+                "max_s": max(self.seconds), "spread": self.spread, "runs": len(self.seconds),
+                "seconds": self.seconds}
 
 
 def time_alternately(runs: Dict[str, Callable[[], Any]], *, rounds: int, warmup: int,
@@ -295,19 +303,27 @@ def training_pass(step: Callable[[Batch], None], batches: Sequence[Batch]) -> Ca
     return run
 
 
+def _sampler_state(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()
+            if k.startswith(SAMPLER_PREFIX)}
+
+
 def build_variants(cfg: CfgNode) -> Tuple[Dict[str, Tuple[CfgNode, torch.nn.Module]],
-                                          Optional[str]]:
+                                          Optional[str], bool]:
     """({"baseline": (cfg, model) with ATFR.ENABLED False, "atfr": (cfg, model) with True},
-    the checkpoint the ATFR model was loaded from or None).
+    the checkpoint the ATFR model was loaded from or None, whether it set the sampler).
 
     The ATFR model gets the weights a test run would use (TEST.CHECKPOINT_FILE_PATH, else
     OUTPUT_DIR's newest checkpoint, else TRAIN.CHECKPOINT_FILE_PATH): its B', and so its
-    cost, depends on them. The baseline's cost does not depend on its weights.
+    cost, depends on them. The sampler counts as trained when a checkpoint was loaded and
+    changed its weights (a sampler without weights: when a checkpoint was loaded); a
+    baseline's checkpoint leaves it at its initialisation. The baseline's cost does not
+    depend on its weights.
     """
     from slowfast_atfr.models import build_model
     from slowfast_atfr.utils.checkpoint import load_test_checkpoint
 
-    variants, checkpoint = {}, None
+    variants, checkpoint, trained = {}, None, False
     for name, enabled in VARIANTS:
         variant = cfg.clone()
         variant.defrost()
@@ -315,9 +331,13 @@ def build_variants(cfg: CfgNode) -> Tuple[Dict[str, Tuple[CfgNode, torch.nn.Modu
         torch.manual_seed(cfg.RNG_SEED)
         model = build_model(variant)
         if enabled:
+            fresh = _sampler_state(model)
             checkpoint = load_test_checkpoint(cfg, model)
+            loaded = _sampler_state(model)
+            trained = checkpoint is not None and (
+                not fresh or any(not torch.equal(v, loaded[k]) for k, v in fresh.items()))
         variants[name] = (variant, model)
-    return variants, checkpoint
+    return variants, checkpoint, trained
 
 
 def _inference_model(model: torch.nn.Module, optimize: bool,
@@ -330,15 +350,58 @@ def _inference_model(model: torch.nn.Module, optimize: bool,
     return optimize_for_inference(model, channels_last=device.type == "cpu")
 
 
+def _time_inference(models: Dict[str, torch.nn.Module], batches: Sequence[Batch],
+                    bench: CfgNode, device: torch.device,
+                    results: Dict[str, Dict[str, Any]]) -> bool:
+    """Time both models' inference alternately into `results`; True if memory was retained."""
+    clips = sum(b[1].shape[0] for b in batches)
+    with retain_freed_memory(bench.RETAIN_FREED_MEMORY and device.type == "cpu") as retained:
+        for model in models.values():  # warm-up: BENCHMARK.WARMUP_ITERS batches each
+            inference_pass(model, _cycle(batches, bench.WARMUP_ITERS))()
+        timings = time_alternately(
+            {name: inference_pass(model, batches) for name, model in models.items()},
+            rounds=ROUNDS, warmup=0, device=device)
+    for name, timing in timings.items():
+        results[name]["infer_clips_per_s"] = clips / timing.median
+        results[name]["infer_clips_per_s_range"] = [clips / max(timing.seconds),
+                                                    clips / min(timing.seconds)]
+        results[name]["infer_timing"] = timing.summary()
+        with torch.no_grad():
+            results[name]["infer_peak_mem_mib"] = peak_memory_mib(
+                lambda m=models[name]: m(batches[0][0]), device)
+    return retained
+
+
+def _time_training(steps: Dict[str, Callable[[Batch], None]], batches: Sequence[Batch],
+                   bench: CfgNode, device: torch.device,
+                   results: Dict[str, Dict[str, Any]]) -> None:
+    """Time both models' training iterations alternately into `results`."""
+    with retain_freed_memory(bench.RETAIN_FREED_MEMORY and device.type == "cpu"):
+        for step in steps.values():  # optimizer state and first-call allocations
+            training_pass(step, _cycle(batches, bench.WARMUP_ITERS))()
+        timings = time_alternately({name: training_pass(step, batches)
+                                    for name, step in steps.items()},
+                                   rounds=ROUNDS, warmup=0, device=device)
+    for name, timing in timings.items():
+        results[name]["train_iter_s"] = timing.median / len(batches)
+        results[name]["train_iter_s_range"] = [min(timing.seconds) / len(batches),
+                                               max(timing.seconds) / len(batches)]
+        results[name]["train_timing"] = timing.summary()
+        results[name]["train_peak_mem_mib"] = peak_memory_mib(
+            lambda s=steps[name]: s(batches[0]), device)
+
+
 def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
     """Measure the configured model with and without ATFR on the same clips, in one run.
 
     Returns:
-        {"device", "memory_method", "num_clips", "batch_size", "input_shapes",
-         "checkpoint", "baseline": {...}, "atfr": {...}, "ratios": {...}}; each model's
-         dict has params, gflops (mean per clip), gflops_min/max, full_length_gflops,
-         infer_clips_per_s, infer_peak_mem_mib, train_iter_s, train_peak_mem_mib and, for
-         ATFR, mean_bprime and bprime_histogram.
+        {"headline", "sampler_trained", "checkpoint", "rounds", "device", "memory_method",
+         "num_clips", "batch_size", "input_shapes", "baseline": {...}, "atfr": {...},
+         "ratios": {...}}; each model's dict has params, gflops (mean per clip),
+         gflops_min/max, full_length_gflops, infer_clips_per_s and train_iter_s (medians
+         over ROUNDS rounds) with their *_range (min, max) and *_timing (every round),
+         infer_peak_mem_mib, train_peak_mem_mib and, for ATFR, mean_bprime,
+         bprime_histogram and full_lengths (T per pathway at the sampler).
     """
     from slowfast_atfr.utils.flops import params_count
 
@@ -348,106 +411,129 @@ def benchmark_pair(cfg: CfgNode) -> Dict[str, Any]:
         raise ValueError(f"BENCHMARK.NUM_CLIPS={bench.NUM_CLIPS} must be >= 1 and "
                          f"BENCHMARK.WARMUP_ITERS={bench.WARMUP_ITERS} >= 0.")
     batches = make_batches(load_clips(cfg, bench.NUM_CLIPS), bench.BATCH_SIZE, device)
-    variants, checkpoint = build_variants(cfg)
-    names = [name for name, _ in VARIANTS]
+    variants, checkpoint, trained = build_variants(cfg)
     results = {}
     for name, (_, model) in variants.items():
         logger.info("Counting per-clip GFLOPs of %s.", name)
         results[name] = {"params": params_count(model), **measure_gflops(model, batches)}
-    inference_models = {name: _inference_model(model, bench.OPTIMIZE_FOR_INFERENCE, device)
-                        for name, (_, model) in variants.items()}
-    clips = sum(b[1].shape[0] for b in batches)
-    retain = bench.RETAIN_FREED_MEMORY and device.type == "cpu"
-    with retain_freed_memory(retain) as retained:
-        for name in names:  # warm-up: BENCHMARK.WARMUP_ITERS batches each
-            inference_pass(inference_models[name], _cycle(batches, bench.WARMUP_ITERS))()
-        timings = time_alternately(
-            {name: inference_pass(inference_models[name], batches) for name in names},
-            rounds=_ROUNDS, warmup=0, device=device)
-    for name, timing in timings.items():
-        results[name]["infer_clips_per_s"] = clips / timing.median
-        results[name]["infer_timing"] = timing.summary()
-    for name, model in inference_models.items():
-        with torch.no_grad():
-            results[name]["infer_peak_mem_mib"] = peak_memory_mib(
-                lambda m=model: m(batches[0][0]), device)
-    steps = {name: train_step_fn(model, variant) for name, (variant, model) in variants.items()}
-    with retain_freed_memory(retain):
-        for step in steps.values():  # optimizer state and first-call allocations
-            training_pass(step, _cycle(batches, bench.WARMUP_ITERS))()
-        timings = time_alternately({name: training_pass(steps[name], batches) for name in names},
-                                   rounds=_ROUNDS, warmup=0, device=device)
-    for name, timing in timings.items():
-        results[name]["train_iter_s"] = timing.median / len(batches)
-        results[name]["train_timing"] = timing.summary()
-        results[name]["train_peak_mem_mib"] = peak_memory_mib(
-            lambda s=steps[name]: s(batches[0]), device)
-    return {
+    retained = _time_inference(
+        {name: _inference_model(model, bench.OPTIMIZE_FOR_INFERENCE, device)
+         for name, (_, model) in variants.items()}, batches, bench, device, results)
+    _time_training({name: train_step_fn(model, variant)
+                    for name, (variant, model) in variants.items()},
+                   batches, bench, device, results)
+    result = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
         "memory_method": memory_method(device),
         "num_clips": sum(b[1].shape[0] for b in batches),
         "batch_size": bench.BATCH_SIZE,
+        "rounds": ROUNDS,
         "optimized_for_inference": bench.OPTIMIZE_FOR_INFERENCE,
         "retained_freed_memory": retained,
         "input_shapes": [list(x.shape[1:]) for x in batches[0][0]],
         "checkpoint": checkpoint,
+        "sampler_trained": trained,
         **results,
         "ratios": ratios(results["baseline"], results["atfr"]),
     }
+    result["headline"] = headline(result)
+    return result
 
 
-def ratios(baseline: Dict[str, Any], atfr: Dict[str, Any]) -> Dict[str, float]:
-    """ATFR relative to the baseline: GFLOPs saved (%), speed-ups and memory ratios."""
+def _round_ratios(baseline: Dict[str, Any], atfr: Dict[str, Any], timing: str) -> List[float]:
+    """Baseline seconds / ATFR seconds of each round of `timing` (both ran the same work in
+    the same round, alternately)."""
+    return [b / a for b, a in zip(baseline[timing]["seconds"], atfr[timing]["seconds"])]
+
+
+def ratios(baseline: Dict[str, Any], atfr: Dict[str, Any]) -> Dict[str, Any]:
+    """ATFR relative to the baseline: GFLOPs saved (%), speed-ups (ratio of the medians, and
+    the min-max of the per-round ratios) and memory ratios."""
     def div(a: float, b: float) -> float:
         return a / b if b else math.nan
 
+    infer, train = (_round_ratios(baseline, atfr, k) for k in ("infer_timing", "train_timing"))
     return {
         "gflops_reduction_pct": 100.0 * (1.0 - div(atfr["gflops"], baseline["gflops"])),
         "infer_speedup": div(atfr["infer_clips_per_s"], baseline["infer_clips_per_s"]),
+        "infer_speedup_range": [min(infer), max(infer)],
         "train_speedup": div(baseline["train_iter_s"], atfr["train_iter_s"]),
+        "train_speedup_range": [min(train), max(train)],
         "infer_mem_ratio": div(atfr["infer_peak_mem_mib"], baseline["infer_peak_mem_mib"]),
         "train_mem_ratio": div(atfr["train_peak_mem_mib"], baseline["train_peak_mem_mib"]),
         "extra_params": atfr["params"] - baseline["params"],
     }
 
 
+def headline(result: Dict[str, Any]) -> str:
+    """One line: the speed-ups with their spread and the GFLOPs saved, and, first, a warning
+    when the sampler is untrained (then B', GFLOPs and speed-ups say nothing about ATFR)."""
+    r, atfr = result["ratios"], result["atfr"]
+    bprime = ""
+    if "mean_bprime" in atfr:
+        bprime = (f" (mean B' {[round(v, 2) for v in atfr['mean_bprime']]} of T = "
+                  f"{atfr['full_lengths']})")
+    text = (f"+ATFR vs. baseline, median of {result['rounds']} alternating rounds (min-max of "
+            f"the per-round ratios): inference {r['infer_speedup']:.2f}x the clips/s "
+            f"({r['infer_speedup_range'][0]:.2f}-{r['infer_speedup_range'][1]:.2f}x), "
+            f"training {r['train_speedup']:.2f}x the iterations/s "
+            f"({r['train_speedup_range'][0]:.2f}-{r['train_speedup_range'][1]:.2f}x); "
+            f"{r['gflops_reduction_pct']:.1f}% fewer mean GFLOPs per clip{bprime}.")
+    if result["sampler_trained"]:
+        return text
+    return ("UNTRAINED SAMPLER: no checkpoint with sampler weights was found "
+            "(TEST.CHECKPOINT_FILE_PATH, OUTPUT_DIR, TRAIN.CHECKPOINT_FILE_PATH), so B' comes "
+            "from random weights and is not representative of a trained model, nor are the "
+            "GFLOPs and speed-ups. " + text)
+
+
+# (label, key, format, key of the (min, max) over the timed rounds or None).
 _ROWS = (
-    ("parameters", "params", "{:,}"),
-    ("mean GFLOPs per clip", "gflops", "{:.4g}"),
-    ("GFLOPs min / max", None, None),
-    ("inference clips/s", "infer_clips_per_s", "{:.2f}"),
-    ("training s/iteration", "train_iter_s", "{:.3f}"),
-    ("peak memory, inference batch (MiB)", "infer_peak_mem_mib", "{:.1f}"),
-    ("peak memory, training iteration (MiB)", "train_peak_mem_mib", "{:.1f}"),
+    ("parameters", "params", "{:,}", None),
+    ("mean GFLOPs per clip", "gflops", "{:.4g}", None),
+    ("GFLOPs min / max", None, None, None),
+    ("inference clips/s", "infer_clips_per_s", "{:.2f}", "infer_clips_per_s_range"),
+    ("training s/iteration", "train_iter_s", "{:.3f}", "train_iter_s_range"),
+    ("peak memory, inference batch (MiB)", "infer_peak_mem_mib", "{:.1f}", None),
+    ("peak memory, training iteration (MiB)", "train_peak_mem_mib", "{:.1f}", None),
 )
 
 
+def _cell(metrics: Dict[str, Any], key: str, fmt: str, range_key: Optional[str]) -> str:
+    text = fmt.format(metrics[key])
+    if range_key is None:
+        return text
+    low, high = metrics[range_key]
+    return f"{text} ({fmt.format(low)}-{fmt.format(high)})"
+
+
 def to_markdown(result: Dict[str, Any]) -> str:
-    """The results as a markdown table: baseline, +ATFR and their ratio per metric."""
-    lines = [f"Device: {result['device']} ({result['torch_threads']} threads); "
+    """The headline, then a markdown table: baseline, +ATFR and their ratio per metric."""
+    weights = result["checkpoint"] or "random (no checkpoint found)"
+    if result["checkpoint"] and not result["sampler_trained"]:
+        weights += " (no sampler weights in it: the sampler is random)"
+    lines = [f"**{result['headline']}**", "",
+             f"Device: {result['device']} ({result['torch_threads']} threads); "
              f"{result['num_clips']} test clips of shape {result['input_shapes']}, batch "
              f"{result['batch_size']}; memory: {result['memory_method']}; inference "
              f"{'optimized' if result['optimized_for_inference'] else 'as built'}; freed "
              f"memory {'retained' if result['retained_freed_memory'] else 'returned'} "
-             "while timing. ATFR weights: "
-             f"{result['checkpoint'] or 'random (no checkpoint found)'}.", "",
+             f"while timing; timings: median (min-max) of {result['rounds']} alternating "
+             f"rounds. ATFR weights: {weights}.", "",
              "| metric | baseline | +ATFR | ATFR / baseline |", "|---|---|---|---|"]
     base, atfr = result["baseline"], result["atfr"]
-    for label, key, fmt in _ROWS:
+    for label, key, fmt, range_key in _ROWS:
         if key is None:
             cells = [f"{m['gflops_min']:.4g} / {m['gflops_max']:.4g}" for m in (base, atfr)]
             lines.append(f"| {label} | {cells[0]} | {cells[1]} | |")
             continue
         ratio = atfr[key] / base[key] if base[key] else math.nan
-        lines.append(f"| {label} | {fmt.format(base[key])} | {fmt.format(atfr[key])} | "
-                     f"{ratio:.3f} |")
+        lines.append(f"| {label} | {_cell(base, key, fmt, range_key)} | "
+                     f"{_cell(atfr, key, fmt, range_key)} | {ratio:.3f} |")
     if "mean_bprime" in atfr:
-        lines.append(f"| mean B' per pathway | T | {[round(v, 2) for v in atfr['mean_bprime']]}"
-                     " | |")
-    r = result["ratios"]
-    lines += ["", f"GFLOPs saved: {r['gflops_reduction_pct']:.1f}%; inference speed-up "
-              f"{r['infer_speedup']:.2f}x; training speed-up {r['train_speedup']:.2f}x."]
+        lines.append(f"| mean B' per pathway | T = {atfr['full_lengths']} | "
+                     f"{[round(v, 2) for v in atfr['mean_bprime']]} | |")
     return "\n".join(lines) + "\n"
 
 
@@ -469,4 +555,6 @@ def run_benchmark(cfg: CfgNode) -> Dict[str, Any]:
     logging.setup_logging(cfg.OUTPUT_DIR)
     result = benchmark_pair(cfg)
     write_results(result, cfg.OUTPUT_DIR)
+    if not result["sampler_trained"]:
+        logger.warning("%s", result["headline"])
     return result

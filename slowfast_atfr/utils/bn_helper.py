@@ -13,6 +13,7 @@ from fvcore.nn.precise_bn import update_bn_stats
 
 from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils import misc
+from slowfast_atfr.utils.progress import track
 
 _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 _SPLIT = "split_bn.running_mean"
@@ -86,7 +87,7 @@ def compute_precise_bn_stats(model: nn.Module, loader: Iterable, num_iters: int,
     if num_iters <= 0:
         return
     inner = du.unwrap_model(model)
-    update_bn_stats(inner, _inputs(loader, device), num_iters)
+    update_bn_stats(inner, track(_inputs(loader, device), num_iters, "Precise BN"), num_iters)
     norms = [m for m in inner.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
              and m.running_mean is not None]
     du.all_reduce([m.running_mean for m in norms] + [m.running_var for m in norms])

@@ -13,6 +13,7 @@ from fvcore.common.timer import Timer
 
 from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils import logging, misc
+from slowfast_atfr.utils.progress import eta_text
 
 logger = logging.get_logger(__name__)
 
@@ -70,6 +71,20 @@ class TensorboardWriter:
                 self.writer.add_scalar(key, value, step)
         self.writer.flush()
 
+    def add_count_histogram(self, tag: str, counts: Dict[str, int], step: int) -> None:
+        """A histogram of integer values from their counts ({"3": 12, ...}: 12 clips at B' 3),
+        one bin per value."""
+        values = sorted((int(v), c) for v, c in counts.items())
+        if not values:
+            return
+        num = sum(c for _, c in values)
+        self.writer.add_histogram_raw(
+            tag, min=values[0][0], max=values[-1][0], num=num,
+            sum=sum(v * c for v, c in values), sum_squares=sum(v * v * c for v, c in values),
+            bucket_limits=[v + 0.5 for v, _ in values], bucket_counts=[c for _, c in values],
+            global_step=step)
+        self.writer.flush()
+
     def close(self) -> None:
         self.writer.close()
 
@@ -105,6 +120,7 @@ class EpochMeter:
         self.loss = ScalarMeter(cfg.LOG_PERIOD)
         self.top1_err = ScalarMeter(cfg.LOG_PERIOD)
         self.top5_err = ScalarMeter(cfg.LOG_PERIOD)
+        self.iter_time = ScalarMeter(cfg.LOG_PERIOD)
         self.bprime: List[ScalarMeter] = []
         self.lr = None
         self.num_samples = 0
@@ -145,6 +161,15 @@ class EpochMeter:
     def iter_toc(self) -> None:
         self.iter_timer.pause()
         self.net_timer.pause()
+        self.iter_time.add_value(self.iter_timer.seconds())
+
+    def eta_seconds(self, cur_epoch: int, cur_iter: int) -> float:
+        """Time left: of the whole training for "train", of this epoch for "val" (from the
+        median iteration time of the window)."""
+        left = self.epoch_iters - cur_iter - 1
+        if self.split == "train":
+            left += (self.max_epoch - cur_epoch - 1) * self.epoch_iters
+        return self.iter_time.get_win_median() * left
 
     def update_stats(self, top1_err: float, top5_err: float, loss: Optional[float],
                      lr: Optional[float], mb_size: int,
@@ -175,6 +200,7 @@ class EpochMeter:
             return None
         stats = {"_type": f"{self.split}_iter", **self._common(cur_epoch),
                  "iter": f"{cur_iter + 1}/{self.epoch_iters}",
+                 "eta": eta_text(self.eta_seconds(cur_epoch, cur_iter)),
                  "time_diff": self.iter_timer.seconds(), "dt_data": self.data_timer.seconds(),
                  "dt_net": self.net_timer.seconds(),
                  "top1_err": self.top1_err.get_win_median(),
@@ -182,6 +208,10 @@ class EpochMeter:
         if self.loss.count:
             stats["loss"] = self.loss.get_win_median()
         logging.log_json_stats(stats)
+        if self.writer is not None:
+            step = cur_epoch * self.epoch_iters + cur_iter + 1
+            self.writer.add_scalars({f"{self.split}_iter/{k}": stats[k]
+                                     for k in ("loss", "lr", "top1_err") if k in stats}, step)
         return stats
 
     def log_epoch_stats(self, cur_epoch: int) -> Dict[str, Any]:

@@ -4,7 +4,7 @@ import argparse
 import os
 import re
 import sys
-from typing import Any, List, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence, Set
 
 import yaml
 from fvcore.common.config import CfgNode
@@ -93,10 +93,13 @@ def check_keys(node: CfgNode, values: Mapping[str, Any], source: str, prefix: st
             check_keys(node[key], value, source, prefix + key + ".")
 
 
-def _check_file(cfg: CfgNode, path: str) -> None:
+def _check_file(cfg: CfgNode, path: str) -> Set[str]:
     """Check the keys of `path` and, first, of the files it inherits from (`_BASE_`).
 
     Base paths are resolved as fvcore does: relative to the including file.
+
+    Returns:
+        The top-level keys that `path` and its bases set (`_BASE_` excluded).
     """
     try:
         with open(path, "r") as f:
@@ -106,24 +109,58 @@ def _check_file(cfg: CfgNode, path: str) -> None:
     if not isinstance(loaded, Mapping):
         raise ValueError(f"Config file {path} must hold a mapping of keys; got {loaded!r}.")
     bases = loaded.get(_BASE_KEY, [])
+    keys: Set[str] = set()
     for base in [bases] if isinstance(bases, str) else bases:
         base = os.path.expanduser(base)
         base = base if os.path.isabs(base) else os.path.join(os.path.dirname(path), base)
         if not os.path.isfile(base):
             raise FileNotFoundError(f"Config file not found: {base} (the {_BASE_KEY} of {path})")
-        _check_file(cfg, base)
-    check_keys(cfg, {k: v for k, v in loaded.items() if k != _BASE_KEY}, path)
+        keys |= _check_file(cfg, base)
+    own = {k: v for k, v in loaded.items() if k != _BASE_KEY}
+    check_keys(cfg, own, path)
+    return keys | set(own)
 
 
-def merge_file(cfg: CfgNode, path: str) -> None:
+def merge_file(cfg: CfgNode, path: str) -> Set[str]:
     """Merge a YAML file (and its `_BASE_` files) into `cfg`.
 
+    Returns:
+        The top-level keys the file and its bases set (`_BASE_` excluded).
     Raises:
         KeyError: naming an unknown key, its file and the closest valid keys.
         FileNotFoundError: naming a missing file.
     """
-    _check_file(cfg, path)
+    keys = _check_file(cfg, path)
     cfg.merge_from_file(path)
+    return keys
+
+
+# Folder, relative to the working directory, of the runs whose config leaves OUTPUT_DIR unset.
+OUTPUT_ROOT = "output"
+# A config's name is its path below the nearest folder of this name (configs/Kinetics/X.yaml
+# -> Kinetics/X), else its folder's name and its stem.
+_CONFIGS_FOLDER = "configs"
+
+
+def config_name(path: str) -> str:
+    """The name of the config file `path`, for its default OUTPUT_DIR.
+
+    Its path below the nearest enclosing `configs/` folder, without the extension
+    (`configs/Kinetics/X3D_XL_ATFR.yaml` -> `Kinetics/X3D_XL_ATFR`); outside any `configs/`
+    folder, its folder's name and its stem (`/home/me/exp/a.yaml` -> `exp/a`). The folder
+    keeps configs of the same stem apart (`Kinetics/X3D_M`, `Kinetics600/X3D_M`).
+    """
+    stem = os.path.splitext(os.path.basename(path))[0]
+    folders = os.path.dirname(os.path.abspath(path)).split(os.sep)
+    if _CONFIGS_FOLDER in folders:
+        below = len(folders) - folders[::-1].index(_CONFIGS_FOLDER)
+        return "/".join(folders[below:] + [stem])
+    return "/".join([f for f in folders[-1:] if f] + [stem])
+
+
+def default_output_dir(path: str) -> str:
+    """`output/<config name>` (see `config_name`), relative to the working directory."""
+    return f"{OUTPUT_ROOT}/{config_name(path)}"
 
 
 def _odd_overrides_error(opts: List[str]) -> ValueError:
@@ -155,6 +192,12 @@ def merge_opts(cfg: CfgNode, opts: List[str]) -> None:
 def load_config(args: argparse.Namespace, path_to_config: Optional[str] = None) -> CfgNode:
     """Build the config: defaults, then the YAML file, then the overrides, then the CLI flags.
 
+    When neither the YAML file (with its `_BASE_` files) nor the overrides set OUTPUT_DIR, it
+    becomes `output/<config name>` (`default_output_dir`): a relative path, so it lies under
+    the working directory, as PySlowFast's relative paths do. Running from the repository
+    root puts every run under its ignored `output/` folder, one folder per config
+    (`output/Kinetics/X3D_XL_ATFR`). An OUTPUT_DIR set anywhere is kept as given.
+
     Args:
         args: the namespace of `parse_args` (uses `cfg_files`, `opts`, `num_shards` and
             `shard_id` when present).
@@ -163,10 +206,15 @@ def load_config(args: argparse.Namespace, path_to_config: Optional[str] = None) 
     cfg = get_cfg()
     if path_to_config is None and getattr(args, "cfg_files", None):
         path_to_config = args.cfg_files[0]
+    keys_set: Set[str] = set()
     if path_to_config:
-        merge_file(cfg, path_to_config)
-    if getattr(args, "opts", None):
-        merge_opts(cfg, args.opts)
+        keys_set = merge_file(cfg, path_to_config)
+    opts = getattr(args, "opts", None)
+    if opts:
+        merge_opts(cfg, opts)
+        keys_set |= set(opts[0::2])
+    if path_to_config and "OUTPUT_DIR" not in keys_set:
+        cfg.OUTPUT_DIR = default_output_dir(path_to_config)
     if hasattr(args, "num_shards") and hasattr(args, "shard_id"):
         cfg.NUM_SHARDS = args.num_shards
         cfg.SHARD_ID = args.shard_id

@@ -11,29 +11,43 @@ from slowfast_atfr.visualization.run_outputs import load_run
 logger = logging.get_logger(__name__)
 
 
+def _num_pathways(by_class: Mapping[str, Any]) -> int:
+    """Pathways of a {class: [B' per pathway] or float} table."""
+    first = next(iter(by_class.values()))
+    return len(first) if isinstance(first, (list, tuple)) else 1
+
+
+def _png(out_dir: str, name: str, figure: str, pathway: int) -> str:
+    """`<out_dir>/<name>_<figure>.png`, with `_pathway<p>` before .png for pathway p > 0."""
+    return os.path.join(out_dir, f"{name}_{figure}{f'_pathway{pathway}' if pathway else ''}.png")
+
+
 def plot_run(run: Mapping[str, Any], out_dir: str) -> List[str]:
-    """Fig. 3 and Table 5 of one run (nothing for a run without B' statistics).
+    """Fig. 3 and Table 5 of one run, per pathway (nothing for a run without B' statistics).
 
     Args:
         run: a `load_run` dict (or a summary entry) with "name", "bprime_histogram",
-            "mean_bprime_by_class" and optionally "gflops", "baseline_gflops".
-        out_dir: folder of the PNGs `<name>_bprime_histogram.png`, `<name>_bprime_by_class.png`.
+            "mean_bprime_by_class" and optionally "full_lengths" (T per pathway at the
+            sampler: the histograms' axis ends there), "gflops", "baseline_gflops".
+        out_dir: folder of the PNGs `<name>_bprime_histogram.png`, `<name>_bprime_by_class.png`
+            (pathway 0) and `..._pathway<p>.png` (pathway p > 0).
     """
     paths = []
     name = str(run.get("name", "run"))
     stats = {"mean_gflops": run.get("gflops"), "baseline_gflops": run.get("baseline_gflops"),
              "bprime_histogram": run.get("bprime_histogram"),
-             "mean_bprime_by_class": run.get("mean_bprime_by_class")}
+             "mean_bprime_by_class": run.get("mean_bprime_by_class"),
+             "full_lengths": run.get("full_lengths")}
     stats = {k: v for k, v in stats.items() if v is not None}
     if stats.get("bprime_histogram"):
         for pathway in range(len(stats["bprime_histogram"])):
-            suffix = f"_pathway{pathway}" if pathway else ""
             paths.append(plots.plot_bprime_histogram(
-                stats, os.path.join(out_dir, f"{name}_bprime_histogram{suffix}.png"), pathway))
+                stats, _png(out_dir, name, "bprime_histogram", pathway), pathway))
     if stats.get("mean_bprime_by_class"):
-        paths.append(plots.plot_bprime_by_class(
-            stats, os.path.join(out_dir, f"{name}_bprime_by_class.png"),
-            title=f"{name}: mean B' per class"))
+        for pathway in range(_num_pathways(stats["mean_bprime_by_class"])):
+            paths.append(plots.plot_bprime_by_class(
+                stats, _png(out_dir, name, "bprime_by_class", pathway), pathway,
+                title=f"{name}: mean B' per class"))
     return paths
 
 

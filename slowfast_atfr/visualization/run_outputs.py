@@ -82,7 +82,8 @@ def load_run(output_dir: str, name: str = "", split: str = "test") -> Dict[str, 
         split: which `atfr_stats_<split>.json` gives the GFLOPs and B'.
     Returns:
         {"name", "atfr", "top1", "top5", "gflops", "baseline_gflops", "mean_bprime",
-        "mean_bprime_by_class", "bprime_histogram"}; a value is None when the run did not
+        "mean_bprime_by_class", "bprime_histogram", "full_lengths" (T per pathway at the
+        sampler)}; a value is None when the run did not
         produce it. "gflops" is the ATFR stats' mean, else the "gflops" key of the final test
         record (the evaluator writes both there).
     """
@@ -110,4 +111,5 @@ def load_run(output_dir: str, name: str = "", split: str = "test") -> Dict[str, 
         "mean_bprime": stats.get("mean_bprime"),
         "mean_bprime_by_class": stats.get("mean_bprime_by_class"),
         "bprime_histogram": stats.get("bprime_histogram"),
+        "full_lengths": stats.get("full_lengths"),
     }

@@ -115,6 +115,8 @@ def test_every_shipped_config_is_inside_its_domains(path):
     ({"SOLVER.DAMPENING": 0.1}, r"NESTEROV=True needs .*DAMPENING 0 .*DAMPENING=0.1"),
     ({"SOLVER.LR_POLICY": "steps_with_relative_lrs"}, r"SOLVER.STEPS=\[\] must be non-empty"),
     ({"DATA.PATH_LABEL_SEPARATOR": ", "}, r"DATA.PATH_LABEL_SEPARATOR=', ' must be one char"),
+    ({"TEST.SAVE_RESULTS_PATH": "preds.npy"}, r"SAVE_RESULTS_PATH='preds.npy' must end in one"),
+    ({"OUTPUT_DIR": " "}, r"OUTPUT_DIR=' ' must name a folder"),
 ])
 def test_values_outside_their_domain_are_named_with_the_range(overrides, match):
     with pytest.raises(ValueError, match=match):
@@ -158,3 +160,10 @@ def test_a_rule_waits_until_its_keys_are_inside_their_domains(overrides, key):
     # would compare a bad value; only the key's own domain is reported.
     problems = domain_problems(_with(overrides))
     assert len(problems) == 1 and re.match(re.escape(key) + "=", problems[0]), problems
+
+
+def test_results_extensions_are_the_ones_the_evaluator_writes():
+    from slowfast_atfr.config.checks import RESULTS_EXTENSIONS
+    from slowfast_atfr.engine.evaluator import RESULTS_FORMATS
+
+    assert set(RESULTS_EXTENSIONS) == set(RESULTS_FORMATS)

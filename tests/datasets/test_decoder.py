@@ -169,7 +169,7 @@ def test_without_usable_time_stamps_frames_are_counted_by_decoding(tmp_path, mon
     path = str(tmp_path / "v.mp4")
     gradient_video(path, frames=10)
     ref = all_frames(path)
-    name = "_packet_times" if fallback == "no_time_stamps" else "_decode_window"
+    name = "packet_times" if fallback == "no_time_stamps" else "_decode_window"
     monkeypatch.setattr(decoder, name, lambda *args: None)
     seen = []
 

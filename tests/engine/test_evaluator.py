@@ -43,6 +43,7 @@ def test_atfr_stats_are_per_clip_and_written(tmp_path):
     assert written["num_clips"] == 8 * 3
     hist = written["bprime_histogram"]["pathway0"]
     assert sum(hist.values()) == 24 and all(1 <= int(b) <= 4 for b in hist)
+    assert written["full_lengths"] == [4]  # T at the sampler: the histogram's range is 1..4
     assert set(written["mean_bprime_by_class"]) <= {"0", "1", "2", "3"}
     # No temporal blocks: one block, whose mean B' is the clips' mean B'.
     assert written["mean_bprime_by_block"]["pathway0"] == pytest.approx(written["mean_bprime"])
@@ -106,3 +107,87 @@ def test_class_name_files_are_validated_naming_the_file(tmp_path):
     cfg.DEMO.LABEL_FILE_PATH = str(names)
     with pytest.raises(ValueError, match=f"{names} names 5 classes but MODEL.NUM_CLASSES=4"):
         class_names(cfg)
+
+
+_LOAD_WITHOUT_TORCH = """
+import pickle, sys
+sys.modules["torch"] = None  # importing torch now fails: the file must not need it
+with open(sys.argv[1], "rb") as f:
+    probs, labels = pickle.load(f)
+print(type(probs).__name__, probs.dtype, probs.shape, labels.dtype, labels.tolist())
+print([None if row != row else round(float(row), 5) for row in probs.sum(1)])
+"""
+
+
+def test_pkl_results_are_view_averaged_numpy_that_pickle_loads_without_torch(tmp_path,
+                                                                            monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("ENGINE_TINY_BAD_VIDEOS", "2,6")
+    saved = {}
+    for name in ("preds.pt", "preds.pkl"):
+        out = tmp_path / name.split(".")[1]
+        run_test(tiny_cfg(out, **{"TEST.SKIP_BAD_VIDEOS": True, "TEST.SAVE_RESULTS_PATH": name}))
+        saved[name] = out / name
+    proc = subprocess.run([sys.executable, "-c", _LOAD_WITHOUT_TORCH, str(saved["preds.pkl"])],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    kind, rows = proc.stdout.splitlines()
+    summed = torch.load(saved["preds.pt"], weights_only=True)
+    labels = [-1] * 8  # 8 videos; the skipped 2 and 6 keep label -1 and NaN rows
+    for i, video in enumerate(summed["ids"].tolist()):
+        labels[video] = int(summed["labels"][i])
+    assert kind == f"ndarray float32 (8, 4) int64 {labels}"
+    assert rows == str([None if v in (2, 6) else 1.0 for v in range(8)])
+    import pickle
+
+    with open(saved["preds.pkl"], "rb") as f:
+        probs, _ = pickle.load(f)
+    # The views' mean: the torch file's sum over the 2 views, halved.
+    ids = summed["ids"].numpy()
+    assert torch.allclose(torch.from_numpy(probs[ids]), summed["probs"] / 2, atol=1e-6)
+
+
+def _meter_of_two_videos(ensemble_method):
+    """Video 0: views [0.2, 0.8] and [0.6, 0.4]; video 1: one view [0.1, 0.9] seen of two."""
+    from slowfast_atfr.utils.test_meter import TestMeter
+
+    meter = TestMeter(4, 2, ensemble_method, num_videos=2)
+    probs = torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.1, 0.9]])
+    meter.update_stats(probs.log(), torch.tensor([1, 1, 0]), torch.tensor([0, 1, 2]),
+                       torch.tensor([0, 0, 1]), torch.tensor([True, True, True]))
+    return meter
+
+
+@pytest.mark.parametrize("method, expected", [
+    ("sum", [[0.4, 0.6], [0.1, 0.9]]),  # each video's mean over its own views
+    ("max", [[0.6, 0.8], [0.1, 0.9]]),  # the maximum over views, not divided
+])
+def test_pkl_results_average_each_video_over_its_views_or_keep_the_max(tmp_path, method,
+                                                                       expected):
+    import pickle
+
+    from slowfast_atfr.config.defaults import get_cfg
+    from slowfast_atfr.engine.evaluator import _save_results
+
+    cfg = get_cfg()
+    cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH = str(tmp_path), "r.pkl"
+    _save_results(cfg, _meter_of_two_videos(method))
+    with open(tmp_path / "r.pkl", "rb") as f:
+        probs, labels = pickle.load(f)
+    assert probs.dtype.name == "float32" and labels.tolist() == [1, 0]
+    assert torch.allclose(torch.from_numpy(probs), torch.tensor(expected), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["preds.json", "preds", "preds.pkl.txt"])
+def test_an_unknown_results_extension_is_refused_naming_key_and_choices(tmp_path, name):
+    from slowfast_atfr.config.defaults import get_cfg
+    from slowfast_atfr.engine.evaluator import _save_results
+
+    cfg = get_cfg()
+    cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH = str(tmp_path), name
+    with pytest.raises(ValueError, match=rf"TEST.SAVE_RESULTS_PATH='{name}'.*'\.pkl', "
+                                         r"'\.pt', '\.pyth'"):
+        _save_results(cfg, _meter_of_two_videos("sum"))
+    assert os.listdir(tmp_path) == []

@@ -7,6 +7,7 @@ import torch
 from engine_tiny import tiny_cfg
 from subprocess_runs import final_state, run
 
+from slowfast_atfr.engine.evaluator import test as run_test
 from slowfast_atfr.engine.trainer import Trainer
 from slowfast_atfr.utils import checkpoint as cu
 
@@ -107,8 +108,9 @@ def test_tensorboard_scalars_are_written(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     cfg = tiny_cfg(tmp_path, **{"TENSORBOARD.ENABLE": True, "SOLVER.MAX_EPOCH": 1,
-                                "ATFR.ENABLED": True, "ATFR.PATHWAYS": [True]})
+                                "ATFR.ENABLED": True, "ATFR.PATHWAYS": [True], "LOG_PERIOD": 1})
     Trainer(cfg).train()
+    run_test(cfg)
     files = os.listdir(tmp_path / "runs")
     assert any(name.startswith("events.out.tfevents") for name in files)
     events = EventAccumulator(str(tmp_path / "runs"))
@@ -116,6 +118,12 @@ def test_tensorboard_scalars_are_written(tmp_path):
     tags = events.Tags()["scalars"]
     assert {"train/loss", "train/top1_err", "val/top1_acc"} <= set(tags)
     assert "train/mean_bprime/pathway0" in tags and "val/mean_bprime/pathway0" in tags
+    # Iteration level, and the final test's accuracy, cost and B' histogram.
+    assert {"train_iter/loss", "train_iter/lr", "test/top1_acc", "test/top5_acc",
+            "test/mean_gflops", "test/baseline_gflops"} <= set(tags)
+    assert len(events.Scalars("train_iter/loss")) == 4  # 4 iterations, LOG_PERIOD 1
+    histogram = events.Histograms("test/bprime/pathway0")[0].histogram_value
+    assert histogram.num == 16  # 8 test videos x 2 views
 
 
 @pytest.mark.parametrize("separately", [True, False])

@@ -174,3 +174,56 @@ def test_every_ablation_setting_has_a_paper_row_and_a_valid_config(ablation, rep
     for _, run, _ in settings:
         if isinstance(run, reproduce.Run):
             assert_and_infer_cfg(load_config(argparse.Namespace(opts=run.overrides), config))
+
+
+def _parse(reproduce, monkeypatch, *argv):
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["reproduce.py", *argv])
+    return reproduce.parse_args()
+
+
+def test_results_go_to_the_work_dir_unless_asked_to_update_the_repository(tmp_path, reproduce,
+                                                                          monkeypatch):
+    repo_results = os.path.join(ROOT, "projects", "atfr", "results")
+    work = str(tmp_path / "work")
+    args = _parse(reproduce, monkeypatch, "--work-dir", work)
+    assert args.results == os.path.join(work, "results")
+    # The copied config, the data set and every run folder lie in the work dir too.
+    assert args.config.startswith(work) and args.data_dir.startswith(work)
+    args = _parse(reproduce, monkeypatch, "--work-dir", work, "--update-results")
+    assert os.path.samefile(args.results, repo_results)
+    mine = str(tmp_path / "mine")
+    assert _parse(reproduce, monkeypatch, "--work-dir", work, "--results", mine).results == mine
+    with pytest.raises(SystemExit):
+        _parse(reproduce, monkeypatch, "--work-dir", work, "--results", mine,
+               "--update-results")
+
+
+def test_write_outputs_fills_the_work_dir_and_leaves_the_repository_alone(tmp_path, reproduce,
+                                                                          monkeypatch):
+    repo_results = os.path.join(ROOT, "projects", "atfr", "results")
+    before = {p: os.path.getmtime(os.path.join(d, p)) for d, _, files in os.walk(repo_results)
+              for p in files}
+    args = _parse(reproduce, monkeypatch, "--work-dir", str(tmp_path / "work"))
+    # Checked first: should it fail, nothing below overwrites the repository's results.
+    assert args.results.startswith(str(tmp_path))
+    run = {"top1": 50.0, "top5": 90.0, "gflops": 1.0, "clips_per_s": 1.0, "train_iter_s": 1.0,
+           "params": 1, "wall_s": 1.0, "output_dir": "/nonexistent"}
+    summary = {"command": "reproduce.py", "atfr_init": "from scratch", "baseline": dict(run),
+               "atfr": dict(run)}
+    reproduce.write_outputs(summary, args, start=0.0)
+    assert {"summary.json", "tables.md"} <= set(os.listdir(tmp_path / "work" / "results"))
+    after = {p: os.path.getmtime(os.path.join(d, p)) for d, _, files in os.walk(repo_results)
+             for p in files}
+    assert after == before
+
+
+def test_the_runs_planned_give_the_progress_its_total(tmp_path, reproduce):
+    args = _args(tmp_path, finetune_epochs=0)
+    args.extra_seeds, args.config = [1, 2], reproduce.CONFIG
+    main_only = reproduce.planned_runs(args, False, [])
+    assert main_only == 2 * 3  # baseline and atfr, for the main seed and two more
+    ablations = reproduce.planned_runs(args, False, ["measure"])
+    settings = reproduce.ablation_settings("measure", *reproduce.clip_geometry(args))
+    assert ablations - main_only == sum(isinstance(r, reproduce.Run) for _, r, _ in settings) > 0

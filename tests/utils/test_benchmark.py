@@ -59,6 +59,7 @@ def test_measure_gflops_is_the_exact_per_clip_mean():
     assert result["gflops"] == pytest.approx(sum(brute) / len(brute), rel=1e-9)
     assert result["gflops_min"] == pytest.approx(min(brute), rel=1e-9)
     assert sum(result["bprime_histogram"]["pathway0"].values()) == 3
+    assert result["full_lengths"] == [8]  # T at the sampler: X3D keeps the 8 input frames
     assert result["gflops"] < result["full_length_gflops"]
     base = benchmark.measure_gflops(build_model(tiny_x3d_cfg(atfr=False)),
                                     benchmark.make_batches(clips[:1], 1, CPU))
@@ -75,7 +76,7 @@ def test_time_alternately_alternates_and_reports_median_and_spread():
     assert [len(timings[k].seconds) for k in "ab"] == [3, 3]
     timing = benchmark.Timing([1.0, 2.0, 4.0])
     assert timing.median == 2.0 and timing.spread == pytest.approx(1.5)
-    assert timing.summary()["runs"] == 3
+    assert timing.summary()["runs"] == 3 and timing.summary()["seconds"] == [1.0, 2.0, 4.0]
     with pytest.raises(ValueError, match="rounds=0"):
         benchmark.time_alternately({"a": lambda: None}, rounds=0, warmup=0, device=CPU)
 
@@ -105,40 +106,90 @@ def test_fixed_length_measure_makes_sgs_keep_the_given_lengths_and_trains_f_s():
         model([torch.randn(3, 3, 8, 32, 32)])
 
 
-def test_ratios_and_markdown():
+def _timed(per_round_s, clips=4):
+    """Metrics of one model timed in rounds, as benchmark_pair records them (one batch)."""
+    timing = benchmark.Timing(per_round_s)
+    return {"infer_clips_per_s": clips / timing.median,
+            "infer_clips_per_s_range": [clips / max(per_round_s), clips / min(per_round_s)],
+            "infer_timing": timing.summary(), "train_iter_s": timing.median,
+            "train_iter_s_range": [min(per_round_s), max(per_round_s)],
+            "train_timing": timing.summary()}
+
+
+def _result(base, atfr, trained, checkpoint=None):
+    result = {"device": "cpu", "torch_threads": 2, "num_clips": 4, "rounds": 3,
+              "input_shapes": [[3, 8, 32, 32]], "batch_size": 2, "memory_method": "linux_vmhwm",
+              "baseline": base, "optimized_for_inference": True, "atfr": atfr,
+              "retained_freed_memory": True, "ratios": benchmark.ratios(base, atfr),
+              "checkpoint": checkpoint, "sampler_trained": trained}
+    result["headline"] = benchmark.headline(result)
+    return result
+
+
+def test_ratios_and_markdown_report_medians_with_the_spread_of_the_rounds():
     base = {"params": 100, "gflops": 2.0, "gflops_min": 2.0, "gflops_max": 2.0,
-            "infer_clips_per_s": 10.0, "train_iter_s": 1.0, "infer_peak_mem_mib": 50.0,
-            "train_peak_mem_mib": 200.0}
-    atfr = {**base, "params": 110, "gflops": 1.0, "gflops_min": 0.5, "infer_clips_per_s": 15.0,
-            "train_iter_s": 0.8, "train_peak_mem_mib": 150.0, "mean_bprime": [3.25]}
+            "infer_peak_mem_mib": 50.0, "train_peak_mem_mib": 200.0,
+            **_timed([0.4, 0.5, 0.6])}
+    atfr = {**base, "params": 110, "gflops": 1.0, "gflops_min": 0.5, "train_peak_mem_mib": 150.0,
+            "mean_bprime": [3.25], "full_lengths": [8], **_timed([0.4, 0.25, 0.2])}
     r = benchmark.ratios(base, atfr)
     assert r["gflops_reduction_pct"] == pytest.approx(50.0)
-    assert r["infer_speedup"] == pytest.approx(1.5) and r["train_speedup"] == pytest.approx(1.25)
+    assert r["infer_speedup"] == pytest.approx(2.0) and r["train_speedup"] == pytest.approx(2.0)
+    # Rounds pair up (both ran in the same round): 0.4/0.4, 0.5/0.25, 0.6/0.2.
+    assert r["infer_speedup_range"] == pytest.approx([1.0, 3.0])
+    assert r["train_speedup_range"] == pytest.approx([1.0, 3.0])
     assert r["train_mem_ratio"] == pytest.approx(0.75) and r["extra_params"] == 10
-    text = benchmark.to_markdown({"device": "cpu", "torch_threads": 2, "num_clips": 4,
-                                  "input_shapes": [[3, 8, 32, 32]], "batch_size": 2,
-                                  "memory_method": "linux_vmhwm", "baseline": base,
-                                  "optimized_for_inference": True, "atfr": atfr,
-                                  "retained_freed_memory": True, "ratios": r,
-                                  "checkpoint": None})
+    text = benchmark.to_markdown(_result(base, atfr, trained=True, checkpoint="ckpt.pyth"))
+    headline = text.splitlines()[0]
+    assert headline.startswith("**+ATFR vs. baseline, median of 3 alternating rounds")
+    assert "inference 2.00x the clips/s (1.00-3.00x)" in headline
+    assert "training 2.00x the iterations/s (1.00-3.00x)" in headline
+    assert "50.0% fewer mean GFLOPs per clip (mean B' [3.25] of T = [8])" in headline
+    assert "UNTRAINED" not in text
     assert "| mean GFLOPs per clip | 2 | 1 | 0.500 |" in text
-    assert "ATFR weights: random (no checkpoint found)" in text
-    assert "[3.25]" in text and "GFLOPs saved: 50.0%" in text
+    assert "| inference clips/s | 8.00 (6.67-10.00) | 16.00 (10.00-20.00) | 2.000 |" in text
+    assert "| training s/iteration | 0.500 (0.400-0.600) | 0.250 (0.200-0.400) |" in text
+    assert "median (min-max) of 3 alternating rounds. ATFR weights: ckpt.pyth." in text
+    assert "| mean B' per pathway | T = [8] | [3.25] | |" in text
     assert "inference optimized" in text and "freed memory retained" in text
+
+
+def test_the_headline_says_when_the_sampler_is_untrained():
+    base = {"params": 100, "gflops": 2.0, "gflops_min": 2.0, "gflops_max": 2.0,
+            "infer_peak_mem_mib": 50.0, "train_peak_mem_mib": 200.0, **_timed([0.5])}
+    atfr = {**base, "gflops": 0.6, "mean_bprime": [1.0], "full_lengths": [16],
+            **_timed([0.2])}
+    for checkpoint, weights in ((None, "random (no checkpoint found)"),
+                                ("base.pyth", "base.pyth (no sampler weights in it")):
+        text = benchmark.to_markdown(_result(base, atfr, trained=False, checkpoint=checkpoint))
+        assert text.startswith("**UNTRAINED SAMPLER: no checkpoint with sampler weights")
+        assert "B' comes from random weights and is not representative" in text.splitlines()[0]
+        assert f"ATFR weights: {weights}" in text
 
 
 def test_the_atfr_model_gets_the_weights_a_test_run_would_use(tmp_path):
     from slowfast_atfr.utils import checkpoint as cu
 
     cfg = tiny_x3d_cfg()
-    cfg.OUTPUT_DIR = str(tmp_path)
-    assert benchmark.build_variants(cfg)[1] is None  # nothing to load: random weights
+    cfg.OUTPUT_DIR = str(tmp_path / "atfr")
+    assert benchmark.build_variants(cfg)[1:] == (None, False)  # nothing to load: random
+    torch.manual_seed(cfg.RNG_SEED + 1)
     trained = build_model(cfg)
-    path = cu.save_checkpoint(str(tmp_path), trained, None, 0, cfg)
-    variants, checkpoint = benchmark.build_variants(cfg)  # OUTPUT_DIR's newest, as in test
-    assert checkpoint == path
+    path = cu.save_checkpoint(cfg.OUTPUT_DIR, trained, None, 0, cfg)
+    variants, checkpoint, sampler_trained = benchmark.build_variants(cfg)  # as a test run
+    assert checkpoint == path and sampler_trained
     for key, value in trained.state_dict().items():
         torch.testing.assert_close(variants["atfr"][1].state_dict()[key], value, msg=key)
+
+
+def test_a_baseline_checkpoint_leaves_the_sampler_untrained(tmp_path):
+    from slowfast_atfr.utils import checkpoint as cu
+
+    base_cfg = tiny_x3d_cfg(atfr=False)
+    path = cu.save_checkpoint(str(tmp_path), build_model(base_cfg), None, 0, base_cfg)
+    cfg = tiny_x3d_cfg()
+    cfg.OUTPUT_DIR, cfg.TRAIN.CHECKPOINT_FILE_PATH = str(tmp_path / "atfr"), path
+    assert benchmark.build_variants(cfg)[1:] == (path, False)
 
 
 def test_cuda_request_without_cuda_is_an_error():
@@ -175,5 +226,11 @@ def test_cli_end_to_end(tmp_path):
             assert result[name][key] >= 0, (name, key)
     assert result["atfr"]["gflops"] <= result["baseline"]["gflops"]
     assert result["ratios"]["extra_params"] > 0
+    assert result["rounds"] == benchmark.ROUNDS and not result["sampler_trained"]
+    assert result["headline"].startswith("UNTRAINED SAMPLER")
+    for name in ("baseline", "atfr"):
+        low, high = result[name]["infer_clips_per_s_range"]
+        assert low <= result[name]["infer_clips_per_s"] <= high
+        assert len(result[name]["infer_timing"]["seconds"]) == benchmark.ROUNDS
     assert json.loads((out / "benchmark.json").read_text())["num_clips"] == 4
-    assert "| inference clips/s |" in (out / "benchmark.md").read_text()
+    assert (out / "benchmark.md").read_text().startswith("**UNTRAINED SAMPLER")

@@ -130,3 +130,43 @@ def test_unknown_key_in_a_base_file_names_the_base(tmp_path):
         load_config(parse_args(["--cfg", child]), child)
     message = str(info.value)
     assert "'TRAIN.BATCH_SIZ'" in message and base in message and "TRAIN.BATCH_SIZE" in message
+
+
+def test_output_dir_defaults_to_output_slash_the_config_name(tmp_path):
+    folder = tmp_path / "configs" / "Kinetics"
+    folder.mkdir(parents=True)
+    path = _write(folder / "X3D_XL_ATFR.yaml", "{}\n")
+    assert load_config(parse_args(["--cfg", path]), path).OUTPUT_DIR == (
+        "output/Kinetics/X3D_XL_ATFR")
+    # Nested folders below configs/ stay in the name; outside configs/: folder and stem.
+    (tmp_path / "configs" / "a" / "b").mkdir(parents=True)
+    nested = _write(tmp_path / "configs" / "a" / "b" / "c.yaml", "{}\n")
+    assert load_config(parse_args(["--cfg", nested]), nested).OUTPUT_DIR == "output/a/b/c"
+    (tmp_path / "exp").mkdir()
+    loose = _write(tmp_path / "exp" / "mine.yml", "{}\n")
+    assert load_config(parse_args(["--cfg", loose]), loose).OUTPUT_DIR == "output/exp/mine"
+
+
+def test_configs_of_the_same_stem_get_different_output_dirs(tmp_path):
+    dirs = set()
+    for folder in ("Kinetics", "Kinetics600"):
+        (tmp_path / "configs" / folder).mkdir(parents=True)
+        path = _write(tmp_path / "configs" / folder / "X3D_M.yaml", "{}\n")
+        dirs.add(load_config(parse_args(["--cfg", path]), path).OUTPUT_DIR)
+    assert dirs == {"output/Kinetics/X3D_M", "output/Kinetics600/X3D_M"}
+
+
+def test_an_output_dir_set_in_the_yaml_its_base_or_the_command_line_is_kept(tmp_path):
+    base = _write(tmp_path / "base.yaml", "OUTPUT_DIR: runs/base\n")
+    child = _write(tmp_path / "child.yaml", "_BASE_: base.yaml\n")
+    own = _write(tmp_path / "own.yaml", "OUTPUT_DIR: runs/own\n")
+    plain = _write(tmp_path / "plain.yaml", "{}\n")
+    assert load_config(parse_args(["--cfg", own]), own).OUTPUT_DIR == "runs/own"
+    assert load_config(parse_args(["--cfg", child]), child).OUTPUT_DIR == "runs/base"
+    assert load_config(parse_args(["--cfg", base, "OUTPUT_DIR", "x"]), base).OUTPUT_DIR == "x"
+    # Set, even to the value of defaults.py: kept (what counts is that it is set).
+    from slowfast_atfr.config.defaults import get_cfg
+
+    default = get_cfg().OUTPUT_DIR
+    assert load_config(parse_args(["--cfg", plain, "OUTPUT_DIR", default]),
+                       plain).OUTPUT_DIR == default

@@ -37,6 +37,16 @@ def test_plot_runs(tmp_path):
     assert all(os.path.getsize(p) > 1000 for p in paths)
 
 
+def test_plot_run_draws_both_figures_per_pathway(tmp_path):
+    run = {"name": "sf", "full_lengths": [4, 16],
+           "bprime_histogram": {"pathway0": {"2": 3, "4": 1}, "pathway1": {"5": 2, "16": 1}},
+           "mean_bprime_by_class": {"static": [2.0, 5.0], "fast_motion": [4.0, 16.0]}}
+    paths = report.plot_run(run, str(tmp_path))
+    assert sorted(os.path.basename(p) for p in paths) == [
+        "sf_bprime_by_class.png", "sf_bprime_by_class_pathway1.png",
+        "sf_bprime_histogram.png", "sf_bprime_histogram_pathway1.png"]
+
+
 def test_summary_runs_and_plot(tmp_path):
     summary = {
         "baseline": {"top1": 61.0, "gflops": 2.0, "clips_per_s": 10.0, "atfr": False},
