@@ -23,8 +23,13 @@ from slowfast_atfr.utils.test_meter import TestMeter
 logger = logging.get_logger(__name__)
 
 
+# Class names shipped with the package, by (data set, number of classes).
+_SHIPPED_CLASS_NAMES = {("kinetics", 400): "kinetics400_classes.txt"}
+
+
 def class_names(cfg: CfgNode) -> Optional[List[str]]:
-    """Class names from DEMO.LABEL_FILE_PATH, else DATA.PATH_TO_DATA_DIR/classes.json.
+    """Class names from DEMO.LABEL_FILE_PATH, else DATA.PATH_TO_DATA_DIR/classes.json, else
+    the shipped Kinetics-400 names for a 400-class Kinetics model.
 
     A json file maps name -> index (PySlowFast's demo format; SSv2 writes the indices as
     strings) or lists the names; a text file has one name per line. None when there is no
@@ -33,6 +38,9 @@ def class_names(cfg: CfgNode) -> Optional[List[str]]:
     path = cfg.DEMO.LABEL_FILE_PATH
     if not path:
         path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "classes.json")
+        shipped = _SHIPPED_CLASS_NAMES.get((cfg.TRAIN.DATASET, cfg.MODEL.NUM_CLASSES))
+        if not os.path.isfile(path) and shipped:
+            path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", shipped)
         if not os.path.isfile(path):
             return None
     elif not os.path.isfile(path):

@@ -191,3 +191,13 @@ def test_an_unknown_results_extension_is_refused_naming_key_and_choices(tmp_path
                                          r"'\.pt', '\.pyth'"):
         _save_results(cfg, _meter_of_two_videos("sum"))
     assert os.listdir(tmp_path) == []
+
+
+def test_a_kinetics_400_model_gets_the_shipped_class_names(tmp_path):
+    cfg = tiny_cfg(tmp_path, **{"TRAIN.DATASET": "kinetics", "MODEL.NUM_CLASSES": 400})
+    cfg.DATA.PATH_TO_DATA_DIR = str(tmp_path)  # no classes.json there
+    names = class_names(cfg)
+    assert len(names) == len(set(names)) == 400
+    assert names[0] == "abseiling" and names[267] == "riding a bike" and names[-1] == "zumba"
+    cfg.MODEL.NUM_CLASSES = 600  # no Kinetics-600 list is shipped
+    assert class_names(cfg) is None
