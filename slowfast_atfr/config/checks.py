@@ -259,7 +259,8 @@ def _separator_is_one_character(cfg: CfgNode) -> Iterator[str]:
                "any blank or a comma (paths holding it go in double quotes).")
 
 
-# Extensions of TEST.SAVE_RESULTS_PATH (engine/evaluator.py RESULTS_FORMATS writes each).
+# Extensions of TEST.SAVE_RESULTS_PATH: .pkl a pickle, the others a torch.save
+# (engine/evaluator.py `results_format`).
 RESULTS_EXTENSIONS = (".pkl", ".pt", ".pyth")
 
 

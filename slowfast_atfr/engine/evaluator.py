@@ -2,11 +2,13 @@
 
 import json
 import os
+import pickle
 from typing import Any, Dict, List, Optional
 
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.config.checks import RESULTS_EXTENSIONS
 from slowfast_atfr.datasets import loader as data_loader
 from slowfast_atfr.datasets.lists import check_class_count, read_text
 from slowfast_atfr.engine.setup import default_setup
@@ -160,10 +162,6 @@ def _cost_stats(cfg: CfgNode, model: torch.nn.Module, shapes: List[List[int]],
             if k in summary}
 
 
-# Extensions of TEST.SAVE_RESULTS_PATH and the format `_save_results` writes for each.
-RESULTS_FORMATS = {".pkl": "pickle", ".pyth": "torch", ".pt": "torch"}
-
-
 def results_format(path: str) -> str:
     """The format ("pickle" or "torch") that TEST.SAVE_RESULTS_PATH=`path` asks for.
 
@@ -171,13 +169,13 @@ def results_format(path: str) -> str:
         ValueError: naming the key, `path` and the allowed extensions, for any other one.
     """
     extension = os.path.splitext(path)[1].lower()
-    if extension not in RESULTS_FORMATS:
+    if extension not in RESULTS_EXTENSIONS:
         raise ValueError(
             f"TEST.SAVE_RESULTS_PATH={path!r} has the extension {extension or '(none)'!r}; "
-            f"expected one of {sorted(RESULTS_FORMATS)}: .pkl for PySlowFast's pickle of "
+            f"expected one of {sorted(RESULTS_EXTENSIONS)}: .pkl for PySlowFast's pickle of "
             "[probabilities, labels], .pyth or .pt for a torch.save of the predictions."
         )
-    return RESULTS_FORMATS[extension]
+    return "pickle" if extension == ".pkl" else "torch"
 
 
 def _save_results(cfg: CfgNode, meter: TestMeter) -> None:
@@ -206,8 +204,6 @@ def _save_results(cfg: CfgNode, meter: TestMeter) -> None:
     if kind == "torch":
         torch.save(preds, path)
     else:
-        import pickle
-
         with open(path, "wb") as f:
             pickle.dump(_view_averaged(meter, preds), f)
     logger.info("Saved the video predictions to %s.", path)

@@ -38,18 +38,18 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.received = 0
+        self._handlers = contextlib.ExitStack()
 
     def _handle(self, signum: int, _frame) -> None:
         self.received = self.received or signum
 
     def __enter__(self) -> "StopSignals":
         self.received = 0
-        self._handlers = handling(STOP_SIGNALS, self._handle)
-        self._handlers.__enter__()
+        self._handlers.enter_context(handling(STOP_SIGNALS, self._handle))
         return self
 
     def __exit__(self, *exc) -> None:
-        self._handlers.__exit__(*exc)
+        self._handlers.close()
 
 
 @contextlib.contextmanager

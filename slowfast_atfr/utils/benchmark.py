@@ -350,17 +350,29 @@ def _inference_model(model: torch.nn.Module, optimize: bool,
     return optimize_for_inference(model, channels_last=device.type == "cpu")
 
 
+def _warm_then_time(make_pass: Callable, runners: Dict[str, Any], batches: Sequence[Batch],
+                    bench: CfgNode, device: torch.device) -> Tuple[Dict[str, Timing], bool]:
+    """Warm each runner up on BENCHMARK.WARMUP_ITERS batches (first-call allocations,
+    optimizer state), then time `make_pass(runner, batches)` of all alternately.
+
+    Returns:
+        ({name: Timing}, whether freed memory was retained).
+    """
+    with retain_freed_memory(bench.RETAIN_FREED_MEMORY and device.type == "cpu") as retained:
+        for runner in runners.values():
+            make_pass(runner, _cycle(batches, bench.WARMUP_ITERS))()
+        timings = time_alternately({name: make_pass(runner, batches)
+                                    for name, runner in runners.items()},
+                                   rounds=ROUNDS, warmup=0, device=device)
+    return timings, retained
+
+
 def _time_inference(models: Dict[str, torch.nn.Module], batches: Sequence[Batch],
                     bench: CfgNode, device: torch.device,
                     results: Dict[str, Dict[str, Any]]) -> bool:
     """Time both models' inference alternately into `results`; True if memory was retained."""
     clips = sum(b[1].shape[0] for b in batches)
-    with retain_freed_memory(bench.RETAIN_FREED_MEMORY and device.type == "cpu") as retained:
-        for model in models.values():  # warm-up: BENCHMARK.WARMUP_ITERS batches each
-            inference_pass(model, _cycle(batches, bench.WARMUP_ITERS))()
-        timings = time_alternately(
-            {name: inference_pass(model, batches) for name, model in models.items()},
-            rounds=ROUNDS, warmup=0, device=device)
+    timings, retained = _warm_then_time(inference_pass, models, batches, bench, device)
     for name, timing in timings.items():
         results[name]["infer_clips_per_s"] = clips / timing.median
         results[name]["infer_clips_per_s_range"] = [clips / max(timing.seconds),
@@ -376,12 +388,7 @@ def _time_training(steps: Dict[str, Callable[[Batch], None]], batches: Sequence[
                    bench: CfgNode, device: torch.device,
                    results: Dict[str, Dict[str, Any]]) -> None:
     """Time both models' training iterations alternately into `results`."""
-    with retain_freed_memory(bench.RETAIN_FREED_MEMORY and device.type == "cpu"):
-        for step in steps.values():  # optimizer state and first-call allocations
-            training_pass(step, _cycle(batches, bench.WARMUP_ITERS))()
-        timings = time_alternately({name: training_pass(step, batches)
-                                    for name, step in steps.items()},
-                                   rounds=ROUNDS, warmup=0, device=device)
+    timings, _ = _warm_then_time(training_pass, steps, batches, bench, device)
     for name, timing in timings.items():
         results[name]["train_iter_s"] = timing.median / len(batches)
         results[name]["train_iter_s_range"] = [min(timing.seconds) / len(batches),

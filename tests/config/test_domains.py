@@ -161,9 +161,3 @@ def test_a_rule_waits_until_its_keys_are_inside_their_domains(overrides, key):
     problems = domain_problems(_with(overrides))
     assert len(problems) == 1 and re.match(re.escape(key) + "=", problems[0]), problems
 
-
-def test_results_extensions_are_the_ones_the_evaluator_writes():
-    from slowfast_atfr.config.checks import RESULTS_EXTENSIONS
-    from slowfast_atfr.engine.evaluator import RESULTS_FORMATS
-
-    assert set(RESULTS_EXTENSIONS) == set(RESULTS_FORMATS)
