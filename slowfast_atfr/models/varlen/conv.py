@@ -106,5 +106,15 @@ class VarLenConv3d(nn.Conv3d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         layout = context.layout_of(x)
         if layout is None or not layout.packed or layout.num_clips == 1:
-            return super().forward(x)
+            return self._plain_forward(x)
         return packed_temporal_conv(self, x, layout)
+
+    def _plain_forward(self, x: torch.Tensor) -> torch.Tensor:
+        # torch 2.13's CPU bfloat16 conv3d returns garbage weight gradients (even inf/NaN)
+        # when 1 < T < the temporal kernel, which short sampled clips reach: such a call
+        # runs in float32 under CPU autocast.
+        if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+                and 1 < x.shape[2] < self.kernel_size[0]):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float()).to(torch.get_autocast_dtype("cpu"))
+        return super().forward(x)

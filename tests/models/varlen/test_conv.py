@@ -58,3 +58,18 @@ def test_outside_a_packed_batch_it_is_conv3d():
     assert torch.equal(conv(x), expected)
     with varlen.lengths_context([x], torch.tensor([[4], [2]])):
         assert torch.equal(conv(x), expected)  # padded: the padding is zero, as is
+
+
+def test_short_clips_get_true_weight_gradients_under_cpu_autocast():
+    """torch's CPU bfloat16 conv3d gives garbage weight gradients when 1 < T < the temporal
+    kernel; VarLenConv3d runs such a call in float32 instead."""
+    torch.manual_seed(0)
+    conv = VarLenConv3d(16, 16, (3, 1, 1), padding=(1, 0, 0), bias=False)
+    x = torch.randn(4, 16, 2, 3, 3)
+    reference = torch.autograd.grad(conv(x).sum(), conv.weight)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv(x)
+    assert y.dtype == torch.bfloat16
+    grad = torch.autograd.grad(y.float().sum(), conv.weight)[0]
+    assert torch.isfinite(grad).all()
+    torch.testing.assert_close(grad, reference, rtol=2e-2, atol=2e-2)
