@@ -8,7 +8,7 @@ setup(
     description="PySlowFast-style 3D CNNs with adaptive temporal feature resolutions (ATFR)",
     python_requires=">=3.9",
     packages=find_packages(exclude=("tests", "tests.*", "configs", "tools", "benchmarks")),
-    package_data={"slowfast_atfr": ["data/*.txt"]},
+    package_data={"slowfast_atfr": ["data/*.txt", "config/*.json"]},
     install_requires=[
         "torch>=2.0,<3",
         "fvcore>=0.1.5",

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
 
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.config import pyslowfast
 from slowfast_atfr.config.domains import (
     COUNT,
     DROP_RATE,
@@ -25,6 +26,7 @@ from slowfast_atfr.config.domains import (
     OneOf,
     Only,
     Real,
+    Text,
 )
 from slowfast_atfr.utils.distributed import processes_per_machine
 from slowfast_atfr.utils.misc import num_pathways
@@ -44,6 +46,8 @@ def _per_stage(item: Domain) -> ListOf:
 
 
 _STAGES = ("stem", "res2", "res3", "res4")
+# The clips per video that TEST.NUM_ENSEMBLE_VIEWS -1 tests with, one test each (PySlowFast).
+ENSEMBLE_VIEWS_SWEEP = (1, 3, 5, 7, 10)
 _LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
 
 # The domain of every config key that holds numbers, plus the string choices and the
@@ -59,8 +63,12 @@ DOMAINS: Dict[str, Domain] = {
     "TRAIN.CHECKPOINT_PERIOD": COUNT,
     "TRAIN.CHECKPOINT_ITER_PERIOD": COUNT,
     "TRAIN.CHECKPOINT_ITER_KEEP": COUNT,
+    "TRAIN.KILL_LOSS_EXPLOSION_FACTOR": NON_NEGATIVE,
+    "TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN": ListOf(Text()),
     "TEST.BATCH_SIZE": POSITIVE_INT,
-    "TEST.NUM_ENSEMBLE_VIEWS": POSITIVE_INT,
+    "TEST.NUM_ENSEMBLE_VIEWS": Int(low=1, sentinel=(-1, "PySlowFast's sweep: test with "
+                                                       f"{list(ENSEMBLE_VIEWS_SWEEP)} clips")),
+    "TEST.NUM_TEMPORAL_CLIPS": ListOf(POSITIVE_INT),
     "TEST.NUM_SPATIAL_CROPS": OneOf((1, 3)),
     "RESNET.NUM_GROUPS": POSITIVE_INT,
     "RESNET.WIDTH_PER_GROUP": POSITIVE_INT,
@@ -82,8 +90,10 @@ DOMAINS: Dict[str, Domain] = {
     "MODEL.DROPOUT_RATE": DROP_RATE,
     "MODEL.DROPCONNECT_RATE": DROP_RATE,
     "MODEL.FC_INIT_STD": POSITIVE,
-    "MODEL.HEAD_ACT": Only("softmax", "the test loop always applies softmax"),
+    "MODEL.HEAD_ACT": Only("softmax", "sigmoid heads are for multi-label data sets "
+                                      "(Charades), which are not supported"),
     "MODEL.ACT_CHECKPOINT": Only(False, "activation checkpointing is not implemented"),
+    "MODEL.EVAL_OUTPUT": OneOf(("logits", "probabilities")),
     "SLOWFAST.BETA_INV": POSITIVE_INT,
     "SLOWFAST.ALPHA": POSITIVE_INT,
     "SLOWFAST.FUSION_CONV_CHANNEL_RATIO": POSITIVE_INT,
@@ -107,9 +117,13 @@ DOMAINS: Dict[str, Domain] = {
     "DATA.STD": ListOf(POSITIVE, length=(3, 3)),
     "DATA.INPUT_CHANNEL_NUM": ListOf(POSITIVE_INT, length=(1, None)),
     "DATA.TRAIN_JITTER_SCALES": ListOf(POSITIVE_INT, length=(2, 2), ascending=True),
+    "DATA.TRAIN_JITTER_SCALES_RELATIVE": ListOf(Real(0, 1, "(]"), length=(0, 2),
+                                                ascending=True),
+    "DATA.TRAIN_JITTER_ASPECT_RELATIVE": ListOf(POSITIVE, length=(0, 2), ascending=True),
     "DATA.TRAIN_CROP_SIZE": POSITIVE_INT,
     "DATA.TEST_CROP_SIZE": POSITIVE_INT,
-    "DATA.DECODING_BACKEND": OneOf(("pyav",)),
+    "DATA.DECODING_BACKEND": OneOf(("pyav", "torchvision")),
+    "DATA.DECODING_SHORT_SIZE": POSITIVE_INT,
     "DATA.DECODER_THREADS": COUNT,
     "DATA.MAX_DECODE_RETRIES": COUNT,
     "DATA.MULTI_LABEL": Only(False, "multi-label data sets are not supported"),
@@ -129,6 +143,7 @@ DOMAINS: Dict[str, Domain] = {
     "SOLVER.WARMUP_START_LR": NON_NEGATIVE,
     "SOLVER.CLIP_GRAD_L2NORM": NON_NEGATIVE,
     "SOLVER.CLIP_GRAD_VAL": NON_NEGATIVE,
+    "SOLVER.BETAS": ListOf(Real(0, 1, "[)"), length=(2, 2)),
     "NUM_GPUS": COUNT,
     "NUM_CPU_PROCESSES": POSITIVE_INT,
     "NUM_SHARDS": POSITIVE_INT,
@@ -184,8 +199,17 @@ def _rule(*keys: str) -> Callable[[Rule], Rule]:
 @_rule("MODEL.ARCH", "MODEL.SINGLE_PATHWAY_ARCH", "MODEL.MULTI_PATHWAY_ARCH")
 def _arch_is_listed(cfg: CfgNode) -> Iterator[str]:
     allowed = [*cfg.MODEL.SINGLE_PATHWAY_ARCH, *cfg.MODEL.MULTI_PATHWAY_ARCH]
-    if cfg.MODEL.ARCH not in allowed:
+    if cfg.MODEL.ARCH in pyslowfast.ARCHS:
+        yield f"MODEL.ARCH {cfg.MODEL.ARCH}: {pyslowfast.ARCHS[cfg.MODEL.ARCH]}."
+    elif cfg.MODEL.ARCH not in allowed:
         yield f"MODEL.ARCH={cfg.MODEL.ARCH!r} is not valid; expected one of {allowed}."
+
+
+@_rule("MODEL.MODEL_NAME")
+def _model_is_not_pyslowfast_only(cfg: CfgNode) -> Iterator[str]:
+    name = cfg.MODEL.MODEL_NAME
+    if name in pyslowfast.MODEL_NAMES:
+        yield f"MODEL.MODEL_NAME {name}: {pyslowfast.MODEL_NAMES[name]}."
 
 
 @_rule("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE", "NUM_GPUS", "NUM_CPU_PROCESSES")
@@ -226,10 +250,43 @@ def _slow_pathway_has_frames(cfg: CfgNode) -> Iterator[str]:
 @_rule("SOLVER.LR_POLICY", "SOLVER.STEPS", "SOLVER.LRS")
 def _steps_have_lrs(cfg: CfgNode) -> Iterator[str]:
     steps, lrs = list(cfg.SOLVER.STEPS), list(cfg.SOLVER.LRS)
+    # As in PySlowFast, LRS may be longer than STEPS (its recipes list 6 lrs for 3 or 4
+    # steps); the lrs past the last step are never used.
     if cfg.SOLVER.LR_POLICY == "steps_with_relative_lrs" and (not steps or
-                                                              len(steps) != len(lrs)):
-        yield (f"SOLVER.LRS={lrs} and SOLVER.STEPS={steps} must be non-empty and have the same "
-               "length for LR_POLICY steps_with_relative_lrs (one relative lr per step).")
+                                                              len(lrs) < len(steps)):
+        yield (f"SOLVER.LRS={lrs} and SOLVER.STEPS={steps} must be non-empty, with at least one "
+               "relative lr per step, for LR_POLICY steps_with_relative_lrs.")
+
+
+@_rule("SOLVER.LR_POLICY", "SOLVER.COSINE_END_LR", "SOLVER.BASE_LR")
+def _cosine_goes_down(cfg: CfgNode) -> Iterator[str]:
+    solver = cfg.SOLVER
+    if solver.LR_POLICY == "cosine" and solver.COSINE_END_LR > solver.BASE_LR:
+        yield (f"SOLVER.COSINE_END_LR={solver.COSINE_END_LR} must be <= SOLVER.BASE_LR="
+               f"{solver.BASE_LR} for LR_POLICY cosine (it decays from BASE_LR to it).")
+
+
+@_rule("DATA.TRAIN_JITTER_SCALES_RELATIVE", "DATA.TRAIN_JITTER_ASPECT_RELATIVE")
+def _relative_jitter_is_a_range(cfg: CfgNode) -> Iterator[str]:
+    scales = list(cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE)
+    aspects = list(cfg.DATA.TRAIN_JITTER_ASPECT_RELATIVE)
+    for key, values in (("DATA.TRAIN_JITTER_SCALES_RELATIVE", scales),
+                        ("DATA.TRAIN_JITTER_ASPECT_RELATIVE", aspects)):
+        if len(values) == 1:
+            yield f"{key}={values} must be a range [min, max] (two values) or empty."
+    if aspects and not scales:
+        yield (f"DATA.TRAIN_JITTER_ASPECT_RELATIVE={aspects} needs "
+               "DATA.TRAIN_JITTER_SCALES_RELATIVE (the crop's relative area range), e.g. "
+               "[0.08, 1.0]; or leave it empty.")
+
+
+@_rule("TEST.NUM_ENSEMBLE_VIEWS", "TEST.NUM_TEMPORAL_CLIPS")
+def _one_view_sweep(cfg: CfgNode) -> Iterator[str]:
+    clips = list(cfg.TEST.NUM_TEMPORAL_CLIPS)
+    if cfg.TEST.NUM_ENSEMBLE_VIEWS == -1 and clips:
+        yield (f"TEST.NUM_ENSEMBLE_VIEWS=-1 (a test per number of clips in "
+               f"{list(ENSEMBLE_VIEWS_SWEEP)}) and TEST.NUM_TEMPORAL_CLIPS={clips} both choose "
+               "the clips per video; set only one.")
 
 
 @_rule("SOLVER.WARMUP_EPOCHS", "SOLVER.MAX_EPOCH")
@@ -249,6 +306,14 @@ def _nesterov_has_momentum(cfg: CfgNode) -> Iterator[str]:
         yield (f"SOLVER.NESTEROV=True needs SOLVER.MOMENTUM > 0 and SOLVER.DAMPENING 0 (as "
                f"torch.optim.SGD); got MOMENTUM={solver.MOMENTUM}, DAMPENING={solver.DAMPENING}."
                " Set SOLVER.NESTEROV False or change them.")
+
+
+@_rule("MODEL.FROZEN_BN", "BN.USE_PRECISE_STATS")
+def _frozen_bn_keeps_its_statistics(cfg: CfgNode) -> Iterator[str]:
+    if cfg.MODEL.FROZEN_BN and cfg.BN.USE_PRECISE_STATS:
+        yield ("MODEL.FROZEN_BN=True keeps the BatchNorm statistics fixed, but "
+               "BN.USE_PRECISE_STATS=True recomputes them after every epoch; set "
+               "BN.USE_PRECISE_STATS False.")
 
 
 @_rule("DATA.PATH_LABEL_SEPARATOR")
@@ -364,6 +429,13 @@ def check_and_infer(cfg: CfgNode) -> CfgNode:
         )
     if cfg.NUM_GPUS == 0 and cfg.DIST_BACKEND == "nccl":
         cfg.DIST_BACKEND = "gloo"
+    if cfg.TEST.NUM_ENSEMBLE_VIEWS == -1:
+        cfg.TEST.NUM_TEMPORAL_CLIPS = list(ENSEMBLE_VIEWS_SWEEP)
+        cfg.TEST.NUM_ENSEMBLE_VIEWS = ENSEMBLE_VIEWS_SWEEP[-1]
+    if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS:
+        for key in ("BASE_LR", "WARMUP_START_LR", "COSINE_END_LR"):
+            cfg.SOLVER[key] *= cfg.NUM_SHARDS
+        cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False  # scaled once, also when checked again
     if cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE:
         cfg.MULTIGRID.DEFAULT_B = cfg.TRAIN.BATCH_SIZE
         cfg.MULTIGRID.DEFAULT_T = cfg.DATA.NUM_FRAMES

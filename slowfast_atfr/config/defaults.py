@@ -62,6 +62,12 @@ _C.TRAIN.CHECKPOINT_ITER_PERIOD = 0
 _C.TRAIN.CHECKPOINT_ITER_KEEP = 2
 # Use mixed precision (CUDA autocast float16; bfloat16 autocast on CPU).
 _C.TRAIN.MIXED_PRECISION = False
+# Stop training when an iteration's loss exceeds this factor times the mean of the 5 losses
+# before it (0 = never), as PySlowFast; the newest checkpoint stays the last good one.
+_C.TRAIN.KILL_LOSS_EXPLOSION_FACTOR = 0.0
+# Substrings removed (first occurrence) from the checkpoint's parameter names before loading
+# TRAIN.CHECKPOINT_FILE_PATH, e.g. ["backbone."] for a checkpoint of a wrapped model.
+_C.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = []
 
 # ---------------------------------------------------------------------------- #
 # Testing options
@@ -79,6 +85,9 @@ _C.TEST.CHECKPOINT_FILE_PATH = ""
 _C.TEST.CHECKPOINT_SHA256 = ""
 # Number of uniformly sampled clips per video.
 _C.TEST.NUM_ENSEMBLE_VIEWS = 10
+# Test once per entry, each with that many clips per video (PySlowFast's multi-view sweep;
+# e.g. [1, 3, 10]); empty = once with TEST.NUM_ENSEMBLE_VIEWS.
+_C.TEST.NUM_TEMPORAL_CLIPS = []
 # Number of spatial crops per clip (1 or 3).
 _C.TEST.NUM_SPATIAL_CROPS = 3
 # Checkpoint format: "pytorch" (.pyth) or "caffe2" (.pkl).
@@ -181,6 +190,15 @@ _C.MODEL.FC_INIT_STD = 0.01
 _C.MODEL.HEAD_ACT = "softmax"
 # PySlowFast key; only False is accepted: activation checkpointing is not implemented.
 _C.MODEL.ACT_CHECKPOINT = False
+# Train only the final projection: the head's input is detached from the backbone.
+_C.MODEL.DETACH_FINAL_FC = False
+# Keep BatchNorm statistics fixed during training (BN layers run in eval mode).
+_C.MODEL.FROZEN_BN = False
+# Compress DDP's gradient all-reduce to float16 (several processes only).
+_C.MODEL.FP16_ALLREDUCE = False
+# What the model returns in eval mode: "logits" (this codebase; the test loop applies
+# MODEL.HEAD_ACT) or "probabilities" (PySlowFast: the head applies MODEL.HEAD_ACT itself).
+_C.MODEL.EVAL_OUTPUT = "logits"
 
 # ---------------------------------------------------------------------------- #
 # SlowFast options
@@ -229,6 +247,10 @@ _C.ATFR.SIMILARITY_NET = "conv"
 # reads detached features, so f_s learns from Eq. 8 and the backbone from Eq. 7 only; True
 # made from-scratch training unstable in our runs (BENCHMARKS.md).
 _C.ATFR.SIMILARITY_INPUT_GRAD = False
+# The sampler reads its stage's last residual block before that block's ReLU (the sum of the
+# residual and the shortcut, as the authors' layer), and the ReLU follows the sampler. False:
+# it reads the stage's output (after the ReLU). Single-pathway models, not after the stem.
+_C.ATFR.INPUT_BEFORE_RELU = False
 # How training runs clips of different B' after the sampler; both give the same logits,
 # gradients and BN statistics. "packed": each pathway's valid frames back to back in one
 # tensor, so time and activation memory follow the sum of the B'; "padded": one masked
@@ -270,6 +292,12 @@ _C.DATA.INPUT_CHANNEL_NUM = [3, 3]
 _C.DATA.REVERSE_INPUT_CHANNEL = False
 # Short side jitter range [min, max] at training.
 _C.DATA.TRAIN_JITTER_SCALES = [256, 320]
+# Inception-style training crop: relative area range [min, max] of the crop (e.g. [0.08, 1.0]);
+# when set, DATA.TRAIN_JITTER_SCALES is not used. Empty = scale jitter.
+_C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
+# Aspect ratio range [min, max] of that crop (e.g. [0.75, 1.3333]); needs
+# DATA.TRAIN_JITTER_SCALES_RELATIVE.
+_C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
 # Use inverse-uniform sampling of the short side at training.
 _C.DATA.INV_UNIFORM_SAMPLE = False
 # Crop size at training.
@@ -278,8 +306,12 @@ _C.DATA.TRAIN_CROP_SIZE = 224
 _C.DATA.TEST_CROP_SIZE = 256
 # Random horizontal flip at training.
 _C.DATA.RANDOM_FLIP = True
-# Decoding backend: "pyav" (the only backend).
+# Decoding backend: "pyav" (the only one here); PySlowFast's "torchvision" runs with PyAV
+# and one warning.
 _C.DATA.DECODING_BACKEND = "pyav"
+# PySlowFast's decode-time resize of its torchvision backend; PyAV decodes full frames and the
+# transforms resize them (DATA.TRAIN_JITTER_SCALES, DATA.TEST_CROP_SIZE).
+_C.DATA.DECODING_SHORT_SIZE = 256
 # Decoder threads per video (0 = PyAV's choice).
 _C.DATA.DECODER_THREADS = 1
 # Maximum number of times a bad video is replaced by another before giving up.
@@ -330,6 +362,17 @@ _C.SOLVER.WARMUP_EPOCHS = 0.0
 _C.SOLVER.WARMUP_START_LR = 0.01
 # Optimizer: "sgd", "adam" or "adamw".
 _C.SOLVER.OPTIMIZING_METHOD = "sgd"
+# Multiply SOLVER.BASE_LR, WARMUP_START_LR and COSINE_END_LR by NUM_SHARDS (linear scaling
+# with the number of machines), as PySlowFast's assert_and_infer_cfg.
+_C.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False
+# Cosine policy: start the cosine at its peak after the warm-up (it spans
+# [WARMUP_EPOCHS, MAX_EPOCH]) instead of spanning [0, MAX_EPOCH].
+_C.SOLVER.COSINE_AFTER_WARMUP = False
+# No weight decay on 1-D parameters and biases (outside normalisation layers, which use
+# BN.WEIGHT_DECAY): PySlowFast's third parameter group.
+_C.SOLVER.ZERO_WD_1D_PARAM = False
+# Adam and AdamW betas.
+_C.SOLVER.BETAS = (0.9, 0.999)
 # Clip gradients to this global norm (0 = no clipping).
 _C.SOLVER.CLIP_GRAD_L2NORM = 0.0
 # With ATFR, clip the temporal sampler's gradients to CLIP_GRAD_L2NORM as a group of their

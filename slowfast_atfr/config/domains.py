@@ -94,6 +94,17 @@ class Real(Domain):
 
 
 @dataclass(frozen=True)
+class Text(Domain):
+    """A non-empty string."""
+
+    def describe(self) -> str:
+        return "a non-empty string"
+
+    def offender(self, value: Any) -> Optional[Tuple[str, Any]]:
+        return None if isinstance(value, str) and value else ("", value)
+
+
+@dataclass(frozen=True)
 class OneOf(Domain):
     """One of `values`, of the same type (1.0 is not 1, True is not 1)."""
 

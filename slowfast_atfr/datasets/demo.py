@@ -1,8 +1,9 @@
 """The built-in demo data set: real video files of synthetic motion classes, in two formats.
 
 `make_demo_dataset` writes the Kinetics format (train/val/test.csv with paths relative to the
-root, classes.json); `make_demo_ssv2_dataset` writes the SSv2 format. Everything is determined
-by the seed: each video has its own generator seeded by (seed, split, class, number).
+root, classes.json; DATA.PATH_PREFIX = the root reads them without the list-folder warning);
+`make_demo_ssv2_dataset` writes the SSv2 format. Everything is determined by the seed: each
+video has its own generator seeded by (seed, split, class, number).
 """
 
 import fcntl

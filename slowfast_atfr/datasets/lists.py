@@ -4,6 +4,7 @@ ranges, videos listed twice, path resolution.
 Every error names the file, the line when there is one, the value at fault and what to change.
 """
 
+import array
 import codecs
 import csv
 import io
@@ -16,8 +17,8 @@ logger = logging.get_logger(__name__)
 
 # Separators tried, in order, after a quoted path when DATA.PATH_LABEL_SEPARATOR is "".
 _QUOTED_SEPARATORS = (",", " ", "\t")
-# Repeated videos quoted by one warning; the rest are counted.
-_MAX_REPEATS_SHOWN = 5
+# Videos quoted by one warning (repeated, misplaced); the rest are counted.
+_MAX_SHOWN = 5
 
 
 class ListFileError(ValueError):
@@ -170,20 +171,132 @@ def checked_pairs(path: str, entries: Sequence[Entry]) -> List[Tuple[str, int]]:
             )
         repeats.append(f"{entry.video!r} at lines {seen.line_no} and {entry.line_no}")
     if repeats:
-        more = len(repeats) - _MAX_REPEATS_SHOWN
         logger.warning(
             "%s lists videos again with the same label (repeats: %d); each repeat is kept and "
-            "weighs more (delete the repeated lines unless that is intended): %s%s",
-            path, len(repeats), "; ".join(repeats[:_MAX_REPEATS_SHOWN]),
-            f"; and {more} more" if more > 0 else "",
+            "weighs more (delete the repeated lines unless that is intended): %s",
+            path, len(repeats), _first_few(repeats, "; "),
         )
     return [(e.video, e.label) for e in entries]
 
 
-def resolve(video: str, prefix: str, data_dir: str) -> str:
-    """Video path of a list entry: joined to DATA.PATH_PREFIX when set, else to the list's folder.
+def _first_few(texts: Sequence[str], separator: str) -> str:
+    """The first `_MAX_SHOWN` of `texts` joined, and how many more there are."""
+    more = len(texts) - _MAX_SHOWN
+    shown = separator.join(texts[:_MAX_SHOWN])
+    return f"{shown}{separator}and {more} more" if more > 0 else shown
 
-    Absolute paths are kept as they are.
+
+def resolve(video: str, prefix: str, data_dir: str) -> str:
+    """Video path of an official UCF101/HMDB51 split entry (`Class/video.avi`, a layout
+    PySlowFast has no list for): joined to DATA.PATH_PREFIX when set, else to the data dir."""
+    return os.path.join(prefix or data_dir, video)
+
+
+class _Base(NamedTuple):
+    """A folder that relative list paths are joined to, and how messages call it."""
+
+    name: str
+    folder: str  # "" = the working directory (the path stays relative, as PySlowFast)
+
+
+_CWD = _Base("the working directory", "")
+
+
+class PathOrigins:
+    """The video paths of a data set's list files, and where each was listed: list file, line
+    and the folder its written path was joined to, so that a missing video is reported with
+    all of them (`missing_reason`).
+
+    Rows are three integers (Kinetics lists hold 240k videos); the path as written is the
+    resolved path less its folder. Rows follow the data set's videos when its reader resolves
+    every video with `resolve_list`; readers of other formats record none.
     """
-    base: Optional[str] = prefix or data_dir
-    return os.path.join(base, video) if base else video
+
+    def __init__(self) -> None:
+        self._lists: List[Tuple[str, Tuple[_Base, ...]]] = []  # (list file, bases tried)
+        self._rows = array.array("i")  # list, line, base (-1: absolute, as written)
+
+    def __len__(self) -> int:
+        return len(self._rows) // 3
+
+    def resolve_list(self, list_file: str, entries: Sequence[Entry], prefix: str) -> List[str]:
+        """Video paths of a list's entries, as PySlowFast: `os.path.join(DATA.PATH_PREFIX,
+        path)`, so with no prefix a relative path is taken from the working directory.
+
+        With no prefix, a relative path that is not under the working directory but under the
+        list's folder is taken from there: that was this codebase's rule, and its lists (the
+        demo data sets among them) are written so. A log line names that folder and says to set
+        DATA.PATH_PREFIX to it, which makes the choice explicit and skips the look-ups (one or
+        two per relative path). Paths found under neither stay relative to the working
+        directory, and a warning lists them.
+        """
+        if prefix:
+            self._lists.append((list_file, (_Base("DATA.PATH_PREFIX", prefix),)))
+            for e in entries:
+                self._rows.extend((len(self._lists) - 1, e.line_no,
+                                   -1 if os.path.isabs(e.video) else 0))
+            return [os.path.join(prefix, e.video) for e in entries]
+        folder = os.path.dirname(list_file)
+        bases = (_CWD,)
+        if os.path.abspath(folder) != os.getcwd():
+            bases += (_Base("the list's folder", folder),)
+        self._lists.append((list_file, bases))
+        paths, in_folder, missing = [], [], []
+        for e in entries:
+            base = 0
+            if os.path.isabs(e.video):
+                base = -1
+            elif not os.path.exists(e.video):
+                if len(bases) > 1 and os.path.exists(os.path.join(folder, e.video)):
+                    base = 1
+                    in_folder.append(e)
+                else:
+                    missing.append(e)
+            self._rows.extend((len(self._lists) - 1, e.line_no, base))
+            paths.append(os.path.join(folder, e.video) if base == 1 else e.video)
+        _report_bases(list_file, bases, entries, in_folder, missing)
+        return paths
+
+    def missing_reason(self, index: int, path: str) -> str:
+        """Why video `index`, resolved to `path`, is not found, and what to change."""
+        list_idx, line_no, base = self._rows[3 * index: 3 * index + 3]
+        list_file, bases = self._lists[list_idx]
+        where = f"{list_file}:{line_no}"
+        if base < 0:
+            return (f"file does not exist: {where} lists the absolute path {path!r} "
+                    "(DATA.PATH_PREFIX and the working directory do not apply to it); fix the "
+                    "line or restore the video")
+        written = path[len(os.path.join(bases[base].folder, "")):]
+        tried = " and ".join(f"{b.name} ({os.path.abspath(os.path.join(b.folder, written))!r})"
+                             for b in bases)
+        if _CWD not in bases:
+            tried += ", not the working directory as DATA.PATH_PREFIX is set"
+        return (f"file does not exist: {where} lists {written!r}; tried {tried}. A relative "
+                "path in a list is joined to DATA.PATH_PREFIX, or taken from the working "
+                "directory when DATA.PATH_PREFIX is empty (as PySlowFast): set DATA.PATH_PREFIX "
+                "to the folder that holds the videos, or fix the line")
+
+
+def _report_bases(list_file: str, bases: Sequence[_Base], entries: Sequence[Entry],
+                  in_folder: Sequence[Entry], missing: Sequence[Entry]) -> None:
+    """Log which folder a list's relative paths were taken from, and those found nowhere."""
+    relative = sum(not os.path.isabs(e.video) for e in entries)
+    cwd = os.getcwd()
+    if in_folder:
+        logger.info(
+            "%s: %d of its %d relative video paths are not under the working directory %s but "
+            "under the list's folder %s, and are read from there (PySlowFast would not find "
+            "them), e.g. %s. Set DATA.PATH_PREFIX to %r to say so.",
+            list_file, len(in_folder), relative, cwd, bases[1].folder,
+            _first_few([f"{e.video!r} (line {e.line_no})" for e in in_folder], ", "),
+            bases[1].folder)
+    elif relative > len(missing):
+        logger.info("%s: relative video paths are taken from the working directory %s "
+                    "(DATA.PATH_PREFIX is empty, as in PySlowFast).", list_file, cwd)
+    if missing:
+        logger.warning(
+            "%s: %d of its %d relative video paths are under neither %s: %s. They will be "
+            "reported as missing videos; set DATA.PATH_PREFIX to the folder that holds them, or "
+            "fix the lines.", list_file, len(missing), relative,
+            " nor ".join(f"{b.name} {os.path.abspath(b.folder)}" for b in bases),
+            _first_few([f"{e.video!r} (line {e.line_no})" for e in missing], ", "))

@@ -125,11 +125,66 @@ def resized_crop(frames: np.ndarray, short_side: int, size: int, spatial_idx: in
     y0, x0 = int(round(y * sy)), int(round(x * sx))
     y1 = max(int(round((y + size) * sy)), y0 + 1)
     x1 = max(int(round((x + size) * sx)), x0 + 1)
+    return _box_to_square(frames, y0, x0, y1, x1, size)
+
+
+def _box_to_square(frames: np.ndarray, y0: int, x0: int, y1: int, x1: int,
+                   size: int) -> torch.Tensor:
+    """uint8 [T, H, W, C] frames cropped to rows y0:y1, columns x0:x1 and resized (bilinear)
+    to float [C, T, size, size]; only the box is converted and interpolated."""
     # [C, T, h, w]: interpolate treats C as the batch and T as the channels.
     box = torch.from_numpy(frames[:, y0:y1, x0:x1]).permute(3, 0, 1, 2).float()
     if box.shape[-2:] == (size, size):
         return box
     return F.interpolate(box, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def relative_crop_box(
+    height: int, width: int, scale: Sequence[float], aspect: Sequence[float], tries: int = 10
+) -> Tuple[int, int, int, int]:
+    """Random box (y, x, box_h, box_w) of an Inception-style crop in a `height` x `width` frame.
+
+    The box covers a fraction of the frame's area drawn uniformly from `scale` = [min, max]
+    with a width / height ratio drawn log-uniformly from `aspect` = [min, max] (so a ratio and
+    its inverse are equally likely). A draw that does not fit inside the frame is redrawn, up
+    to `tries` times; then the box is the largest centred one whose ratio is the frame's,
+    clamped to `aspect`. Random numbers come from torch's global generator, as the other
+    training transforms, so the per-item seeding covers them.
+    """
+    area = height * width
+    log_low, log_high = math.log(aspect[0]), math.log(aspect[1])
+    for _ in range(tries):
+        target = area * _uniform(scale[0], scale[1])
+        ratio = math.exp(_uniform(log_low, log_high))
+        box_w = int(round(math.sqrt(target * ratio)))
+        box_h = int(round(math.sqrt(target / ratio)))
+        if 0 < box_w <= width and 0 < box_h <= height:
+            return (int(torch.randint(0, height - box_h + 1, ())),
+                    int(torch.randint(0, width - box_w + 1, ())), box_h, box_w)
+    ratio = min(max(width / height, aspect[0]), aspect[1])
+    if width / height > ratio:  # frame wider than allowed: full height
+        box_h, box_w = height, max(int(round(height * ratio)), 1)
+    else:
+        box_h, box_w = max(int(round(width / ratio)), 1), width
+    return (height - box_h) // 2, (width - box_w) // 2, box_h, box_w
+
+
+def random_relative_crop(frames: np.ndarray, size: int, scale: Sequence[float],
+                         aspect: Sequence[float]) -> torch.Tensor:
+    """Training crop of DATA.TRAIN_JITTER_SCALES_RELATIVE: one `relative_crop_box` for the
+    whole clip (the same box in every frame), resized to `size` x `size` (bilinear).
+
+    Args:
+        frames: uint8 [T, H, W, C].
+        size: output size (DATA.TRAIN_CROP_SIZE, or its short-cycle size).
+        scale: relative area range [min, max].
+        aspect: width / height range [min, max].
+
+    Returns:
+        float [C, T, size, size] in [0, 255].
+    """
+    y, x, box_h, box_w = relative_crop_box(frames.shape[1], frames.shape[2], scale, aspect)
+    return _box_to_square(frames, y, x, y + box_h, x + box_w, size)
 
 
 def random_horizontal_flip(frames: torch.Tensor, prob: float = 0.5) -> torch.Tensor:

@@ -7,7 +7,9 @@ HMDB51: `<class>_test_split<N>.txt` with `video.avi 0|1|2` (1 = train, 2 = test,
 classes are indexed in name order and videos live in `<class>/<video>`.
 Both have no validation split: "val" reads the test list. List files are looked for in
 DATA.PATH_TO_DATA_DIR and in the official sub-folders (ucfTrainTestlist,
-testTrainMulti_7030_splits); video paths are joined to DATA.PATH_PREFIX (else the data dir).
+testTrainMulti_7030_splits); their video paths are joined to DATA.PATH_PREFIX (else the data
+dir). A `<split>.csv` is read as Kinetics' (paths from DATA.PATH_PREFIX, else the working
+directory, as PySlowFast).
 """
 
 import glob
@@ -153,7 +155,8 @@ class _OfficialSplits(VideoDataset):
         csv = os.path.join(data.PATH_TO_DATA_DIR, f"{self.split}.csv")
         if os.path.isfile(csv):
             return read_path_label_csv(
-                csv, self.cfg.MODEL.NUM_CLASSES, data.PATH_LABEL_SEPARATOR, data.PATH_PREFIX
+                csv, self.cfg.MODEL.NUM_CLASSES, data.PATH_LABEL_SEPARATOR, data.PATH_PREFIX,
+                self.origins,
             )
         entries = self._read_official()
         return [(resolve(v, data.PATH_PREFIX, data.PATH_TO_DATA_DIR), lbl) for v, lbl in entries]

@@ -7,6 +7,7 @@ test they raise, or with TEST.SKIP_BAD_VIDEOS give zero frames with meta["valid"
 """
 
 import logging
+import os
 from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
@@ -15,6 +16,7 @@ from fvcore.common.config import CfgNode
 
 from slowfast_atfr.datasets import decoder
 from slowfast_atfr.datasets import transform as T
+from slowfast_atfr.datasets.lists import PathOrigins
 from slowfast_atfr.utils import misc
 
 logger = logging.getLogger(__name__)
@@ -22,6 +24,9 @@ logger = logging.getLogger(__name__)
 _SPLITS = ("train", "val", "test")
 
 Item = Tuple[List[torch.Tensor], int, int, Dict[str, Any]]
+# Aspect range of DATA.TRAIN_JITTER_SCALES_RELATIVE's crop when DATA.TRAIN_JITTER_ASPECT_RELATIVE
+# is empty (PySlowFast fails there): the Inception crop's usual range.
+DEFAULT_ASPECT_RELATIVE = (3 / 4, 4 / 3)
 
 
 class VideoDataset(torch.utils.data.Dataset):
@@ -38,6 +43,8 @@ class VideoDataset(torch.utils.data.Dataset):
             raise ValueError(f"split={split!r} is not valid; expected one of {list(_SPLITS)}.")
         self.cfg = cfg
         self.split = split
+        # Where list-file readers found each video, for the message of a missing one.
+        self.origins = PathOrigins()
         entries = self._load_entries()
         if not entries:
             raise ValueError(
@@ -102,12 +109,18 @@ class VideoDataset(torch.utils.data.Dataset):
             return self._positions(n, fps, clip_idx, num_clips)
 
         path = self.paths[video]
-        if self.cfg.DATA.USE_FRAMES:
-            return decoder.decode_image_folder(path, sample_fn, self.cfg.DATA.TARGET_FPS)
         threads = self.cfg.DATA.DECODER_THREADS
         if self.cfg.DATA_LOADER.ENABLE_MULTI_THREAD_DECODE and threads == 1:
             threads = 0
-        return decoder.decode_video(path, sample_fn, threads=threads)
+        try:
+            if self.cfg.DATA.USE_FRAMES:
+                return decoder.decode_image_folder(path, sample_fn, self.cfg.DATA.TARGET_FPS)
+            return decoder.decode_video(path, sample_fn, threads=threads)
+        except decoder.DecodeError:
+            if not self.origins or os.path.exists(path):
+                raise
+            # Name the list line and the folders tried rather than the joined path alone.
+            raise decoder.DecodeError(path, self.origins.missing_reason(video, path)) from None
 
     # ----------------------------------------------------------------- spatial
     def _crop_and_scales(self, short_cycle_idx: Union[int, None]) -> Tuple[int, int, int]:
@@ -123,12 +136,22 @@ class VideoDataset(torch.utils.data.Dataset):
         return small, int(round(low * small / crop)), int(round(high * small / crop))
 
     def _spatial(self, frames: np.ndarray, spatial_idx: int, short_cycle_idx) -> List[torch.Tensor]:
-        """Scale, crop, flip, normalise and pack uint8 [T, H, W, 3] frames into pathways."""
+        """Scale, crop, flip, normalise and pack uint8 [T, H, W, 3] frames into pathways.
+
+        Training crops jitter the short side in DATA.TRAIN_JITTER_SCALES and crop at random,
+        or with DATA.TRAIN_JITTER_SCALES_RELATIVE take a random box of relative area and
+        aspect resized to the crop size (PySlowFast's Inception-style crop).
+        """
         data = self.cfg.DATA
         if self.split == "train":
             crop, low, high = self._crop_and_scales(short_cycle_idx)
-            short = T.sample_short_side(low, high, data.INV_UNIFORM_SAMPLE)
-            x = T.resized_crop(frames, short, crop, -1)
+            if data.TRAIN_JITTER_SCALES_RELATIVE:
+                aspect = data.TRAIN_JITTER_ASPECT_RELATIVE or DEFAULT_ASPECT_RELATIVE
+                x = T.random_relative_crop(frames, crop, data.TRAIN_JITTER_SCALES_RELATIVE,
+                                           aspect)
+            else:
+                short = T.sample_short_side(low, high, data.INV_UNIFORM_SAMPLE)
+                x = T.resized_crop(frames, short, crop, -1)
             if data.RANDOM_FLIP:
                 x = T.random_horizontal_flip(x)
         elif self.split == "val":

@@ -82,7 +82,7 @@ def load_into(trainer: "Trainer", path: str) -> dict:
             "initialise from it."
         )
     if checkpoint.get("optimizer_state"):
-        trainer.optimizer.load_state_dict(checkpoint["optimizer_state"])
+        cu.load_optimizer_state(trainer.optimizer, checkpoint["optimizer_state"], path)
     if checkpoint.get("scaler_state"):
         trainer.scaler.load_state_dict(checkpoint["scaler_state"])
     return {"epoch": int(checkpoint.get("epoch", -1)),

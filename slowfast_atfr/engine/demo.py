@@ -33,6 +33,7 @@ from slowfast_atfr.datasets.stream import (
 from slowfast_atfr.engine.evaluator import class_names
 from slowfast_atfr.engine.setup import default_setup
 from slowfast_atfr.models import build_model
+from slowfast_atfr.models.build import eval_probabilities
 from slowfast_atfr.utils import checkpoint as cu
 from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils import logging, misc
@@ -98,8 +99,8 @@ def predict_windows(cfg: CfgNode, model: torch.nn.Module, stream: FrameStream,
     total = None if stream.num_frames is None else num_windows(
         stream.num_frames, data.NUM_FRAMES * data.SAMPLING_RATE, cfg.DEMO.WINDOW_STRIDE)
     for window in track(windows, total, "Demo", unit="window"):
-        logits = model(misc.to_device(model_input(cfg, window.items), device))
-        probs = torch.softmax(logits.float(), 1)[0].cpu()
+        outputs = model(misc.to_device(model_input(cfg, window.items), device))
+        probs = eval_probabilities(cfg, outputs)[0].cpu()
         lengths = model.temporal_lengths
         yield _result(cfg, window.start, window.end, probs,
                       None if lengths is None else lengths.cpu(), names)

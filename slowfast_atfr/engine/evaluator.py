@@ -13,6 +13,7 @@ from slowfast_atfr.datasets import loader as data_loader
 from slowfast_atfr.datasets.lists import check_class_count, read_text
 from slowfast_atfr.engine.setup import default_setup
 from slowfast_atfr.models import build_model
+from slowfast_atfr.models.build import eval_probabilities
 from slowfast_atfr.models.inference_rewrite import optimize_for_inference
 from slowfast_atfr.utils import atfr_meter, logging, misc
 from slowfast_atfr.utils import checkpoint as cu
@@ -89,11 +90,11 @@ def perform_test(cfg: CfgNode, model: torch.nn.Module,
     clock = IterationClock(len(loader))
     for i, (inputs, labels, index, meta) in enumerate(track(loader, len(loader), "Test")):
         shapes = shapes or [list(x.shape[1:]) for x in inputs]
-        logits = model(misc.to_device(inputs, device)).float()
+        probs = eval_probabilities(cfg, model(misc.to_device(inputs, device)))
         valid = meta["valid"]
-        _check_finite_logits(logits, valid, index, dataset)
+        _check_finite_scores(probs, valid, index, dataset)
         video_ids = torch.tensor([dataset.video_index(int(i)) for i in index])
-        gathered = du.all_gather([logits, labels.to(device), index.to(device),
+        gathered = du.all_gather([probs, labels.to(device), index.to(device),
                                   video_ids.to(device), valid.to(device)])
         meter.update_stats(*[g.cpu() for g in gathered])
         meter.add_bad_videos(du.all_gather_strings(misc.bad_videos_of(meta)))
@@ -120,17 +121,19 @@ def perform_test(cfg: CfgNode, model: torch.nn.Module,
     if du.is_master_proc() and shapes is not None:
         cost = _cost_stats(cfg, inner, shapes, stats_meter)
     # The per-clip GFLOPs go into the test_final record too, so a run folder says its cost.
-    gflops = {k: cost[k] for k in ("gflops", "mean_gflops", "baseline_gflops") if k in cost}
-    stats = meter.log_final(cfg.OUTPUT_DIR, extra=gflops)
+    extra = {k: cost[k] for k in ("gflops", "mean_gflops", "baseline_gflops") if k in cost}
+    extra.update(num_temporal_clips=cfg.TEST.NUM_ENSEMBLE_VIEWS,
+                 num_spatial_crops=cfg.TEST.NUM_SPATIAL_CROPS)
+    stats = meter.log_final(cfg.OUTPUT_DIR, extra=extra)
     stats.update(cost)
     _save_results(cfg, meter)
     return stats
 
 
-def _check_finite_logits(logits: torch.Tensor, valid: torch.Tensor, index: torch.Tensor,
+def _check_finite_scores(scores: torch.Tensor, valid: torch.Tensor, index: torch.Tensor,
                          dataset) -> None:
     """Refuse to score NaN or infinite outputs: an accuracy from them would be made up."""
-    finite = torch.isfinite(logits).all(dim=1).cpu() | ~valid
+    finite = torch.isfinite(scores).all(dim=1).cpu() | ~valid
     if bool(finite.all()):
         return
     clips = index[~finite].tolist()
@@ -240,8 +243,20 @@ def _write_tensorboard(cfg: CfgNode, stats: Dict[str, Any]) -> None:
     writer.close()
 
 
+def per_view_count_path(path: str, clips: int) -> str:
+    """TEST.SAVE_RESULTS_PATH of the test with `clips` clips per video when
+    TEST.NUM_TEMPORAL_CLIPS runs several: preds.pkl -> preds_10clips.pkl."""
+    stem, extension = os.path.splitext(path)
+    return f"{stem}_{clips}clips{extension}"
+
+
 def test(cfg: CfgNode) -> Dict[str, Any]:
-    """Entry of one test process (see `slowfast_atfr.engine.launch.launch_job`)."""
+    """Entry of one test process (see `slowfast_atfr.engine.launch.launch_job`).
+
+    One test with TEST.NUM_ENSEMBLE_VIEWS clips per video, or, as PySlowFast, one per entry of
+    TEST.NUM_TEMPORAL_CLIPS (NUM_ENSEMBLE_VIEWS -1 sets it to 1, 3, 5, 7, 10), each with its
+    own test_final record and results file. Returns the stats of the last test.
+    """
     default_setup(cfg, "test")
     model = build_model(cfg)
     cu.load_test_checkpoint(cfg, model)
@@ -251,6 +266,25 @@ def test(cfg: CfgNode) -> Dict[str, Any]:
         logger.info("TEST.OPTIMIZE_FOR_INFERENCE: testing a copy with BatchNorm folded%s.",
                     ", channels-last" if on_cpu else "")
     model = du.place_model(cfg, model)
+    clip_counts = list(cfg.TEST.NUM_TEMPORAL_CLIPS) or [cfg.TEST.NUM_ENSEMBLE_VIEWS]
+    finals = []
+    for clips in clip_counts:
+        view_cfg = cfg.clone()
+        view_cfg.TEST.NUM_ENSEMBLE_VIEWS = clips
+        if len(clip_counts) > 1 and cfg.TEST.SAVE_RESULTS_PATH:
+            view_cfg.TEST.SAVE_RESULTS_PATH = per_view_count_path(cfg.TEST.SAVE_RESULTS_PATH,
+                                                                  clips)
+        stats = _test_views(view_cfg, model)
+        finals.append((clips, stats["top1_acc"], stats["top5_acc"]))
+    if len(finals) > 1 and du.is_master_proc():
+        logger.info("Top-1 / top-5 by clips per video (x %d crops): %s.",
+                    cfg.TEST.NUM_SPATIAL_CROPS,
+                    ", ".join(f"{n}: {a:.2f} / {b:.2f}" for n, a, b in finals))
+    return stats
+
+
+def _test_views(cfg: CfgNode, model: torch.nn.Module) -> Dict[str, Any]:
+    """One multi-view test of the placed `model` with cfg.TEST's views."""
     loader = data_loader.construct_loader(cfg, "test")
     logger.info("Testing %d clips (%d videos x %d views).", len(loader.dataset),
                 loader.dataset.num_videos, loader.dataset.num_clips_per_video)

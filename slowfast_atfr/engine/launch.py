@@ -1,6 +1,7 @@
 """Run a job in NUM_GPUS (or NUM_CPU_PROCESSES) processes per machine, or under torchrun."""
 
 import argparse
+import atexit
 import contextlib
 import logging
 import os
@@ -47,36 +48,59 @@ def _worker(local_rank: int, func: Job, init_method: str, cfg: CfgNode) -> None:
 def launch_job(cfg: CfgNode, init_method: str, func: Job) -> None:
     """Run `func(cfg)` in every process of the job.
 
-    Under torchrun (RANK, WORLD_SIZE and LOCAL_RANK set) this process is one rank and joins
-    through env://. Otherwise one process per GPU (or per CPU process) is spawned on this
-    machine and joins `init_method` as shard SHARD_ID of NUM_SHARDS; a single process runs
-    `func` directly without a process group. The job holds the OUTPUT_DIR lock (rank 0's
-    machine), and the spawning process passes SIGTERM and SIGINT on to its ranks.
+    Under torchrun (RANK, WORLD_SIZE and LOCAL_RANK set) this process is one rank: the first
+    job joins torchrun's process group through env://, later jobs of this process reuse it
+    (see `_join_torchrun_group`). Otherwise one process per GPU (or per CPU process) is
+    spawned on this machine and joins `init_method` as shard SHARD_ID of NUM_SHARDS; a
+    single process runs `func` directly without a process group. The job holds the
+    OUTPUT_DIR lock (rank 0's machine), and the spawning process passes SIGTERM and SIGINT
+    on to its ranks.
 
     Raises:
+        ValueError: the config's processes differ from torchrun's, or NUM_GPUS from the
+            machine's devices.
         OutputDirInUseError: another live run uses OUTPUT_DIR.
         TrainingInterrupted: a signal stopped training after a checkpoint.
     """
+    torchrun = du.launched_by_torchrun()
+    if torchrun:
+        du.check_torchrun_world(cfg)
     du.check_devices(cfg)
-    first_machine = (int(os.environ.get("RANK", "0")) == 0 if du.launched_by_torchrun()
-                     else cfg.SHARD_ID == 0)
+    first_machine = int(os.environ["RANK"]) == 0 if torchrun else cfg.SHARD_ID == 0
     lock = output_dir_lock(cfg.OUTPUT_DIR) if first_machine else contextlib.nullcontext()
     with lock:
         _launch(cfg, init_method, func)
 
 
+def _join_torchrun_group(cfg: CfgNode) -> None:
+    """Join torchrun's process group on the first job; later jobs reuse it.
+
+    The group lives as long as the process and is left at its exit (also when a job
+    raises). A group initialised again after being destroyed gets the first one's name and
+    so meets its connection keys, still in torchrun's store: train then test in one command
+    hung in the test's first collective in 16 of 30 two-process CPU runs.
+    """
+    if cfg.NUM_GPUS > 0:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    if torch.distributed.is_initialized():
+        backend = torch.distributed.get_backend()
+        if backend != cfg.DIST_BACKEND:
+            raise ValueError(
+                f"DIST_BACKEND={cfg.DIST_BACKEND} but an earlier job of this torchrun "
+                f"command joined a {backend} process group; give every config the same "
+                "DIST_BACKEND, or run them in separate torchrun commands."
+            )
+        return
+    torch.distributed.init_process_group(backend=cfg.DIST_BACKEND, init_method="env://",
+                                         timeout=du.PROCESS_GROUP_TIMEOUT)
+    atexit.register(du.destroy_process_group)
+
+
 def _launch(cfg: CfgNode, init_method: str, func: Job) -> None:
     if du.launched_by_torchrun():
-        local_rank = int(os.environ["LOCAL_RANK"])
-        if cfg.NUM_GPUS > 0:
-            torch.cuda.set_device(local_rank)
-        world = int(os.environ["WORLD_SIZE"])
-        torch.distributed.init_process_group(backend=cfg.DIST_BACKEND, init_method="env://",
-                                             world_size=world, rank=int(os.environ["RANK"]))
-        try:
-            func(cfg)
-        finally:
-            du.destroy_process_group()
+        _join_torchrun_group(cfg)
+        func(cfg)
+        du.synchronize()  # no rank starts the next job while another finishes this one
         return
     nprocs = du.processes_per_machine(cfg)
     if nprocs * cfg.NUM_SHARDS == 1:

@@ -153,7 +153,7 @@ class Trainer:
 
     def train_epoch(self, start_iter: int = 0) -> None:
         """One epoch from iteration `start_iter` (the earlier ones were done before a restart)."""
-        self.model.train()
+        self._train_mode()
         self.train_meter.reset()
         self.epoch_iters = len(self.train_loader)
         self.train_meter.epoch_iters = self.epoch_iters
@@ -217,6 +217,9 @@ class Trainer:
                              device=self.device)
         du.all_reduce([stats], average=True)
         misc.check_finite_loss(stats[0], self.epoch, self.iteration)
+        misc.check_loss_explosion(float(stats[0]), self.train_meter.recent_losses,
+                                  self.cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR, self.epoch,
+                                  self.iteration)
         self.step.update(loss)
         self.train_meter.update_stats(
             float(stats[1]), float(stats[2]), float(stats[0]), self.lr,
@@ -257,8 +260,14 @@ class Trainer:
                            sorted(set(bad_videos)))
         self.val_meter.extra["bad_videos"] = len(bad_videos)
         result = self.val_meter.log_epoch_stats(self.epoch)
-        self.model.train()
+        self._train_mode()
         return result
+
+    def _train_mode(self) -> None:
+        """Training mode, with BatchNorm statistics fixed under MODEL.FROZEN_BN."""
+        self.model.train()
+        if self.cfg.MODEL.FROZEN_BN:
+            bn_helper.freeze_bn_statistics(self.model)
 
 
 def train(cfg: CfgNode) -> None:

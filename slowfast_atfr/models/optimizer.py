@@ -1,47 +1,57 @@
-"""Optimizer with separate weight decay for normalisation parameters."""
+"""Optimizer over PySlowFast's parameter groups (normalisation, others, no decay)."""
 
-from typing import List, Tuple
+from typing import List
 
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.models.norm_helper import SubBatchNorm3d
 from slowfast_atfr.utils import lr_policy
 
 _METHODS = ("sgd", "adam", "adamw")
 
 
-def _is_norm(module: torch.nn.Module) -> bool:
-    """Normalisation layers, including the models' own (masked, sub-batch) norms."""
-    norm_types = (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm, torch.nn.LayerNorm)
-    return isinstance(module, norm_types) or "Norm" in type(module).__name__
+def param_groups(model: torch.nn.Module, cfg: CfgNode) -> List[dict]:
+    """PySlowFast's parameter groups, in its order and with its keys, empty ones left out.
 
-
-def split_norm_params(
-    model: torch.nn.Module,
-) -> Tuple[List[torch.nn.Parameter], List[torch.nn.Parameter]]:
-    """Trainable parameters split into (normalisation parameters, all others)."""
-    norm, other, seen = [], [], set()
+    1. parameters of BatchNorm layers: BN.WEIGHT_DECAY;
+    2. all others: SOLVER.WEIGHT_DECAY;
+    3. with SOLVER.ZERO_WD_1D_PARAM, the 1-D parameters and biases of 2.: no weight decay.
+    Parameters come in `modules` order, so that an optimizer state saved by PySlowFast for
+    the same model resumes here and ours resumes there. One decision differs: the affine
+    weight and bias that SubBatchNorm3d holds itself are BatchNorm parameters here (group 2
+    upstream), so that multigrid's switches between BN layouts keep every parameter's
+    optimizer state; an upstream sub_batchnorm run's optimizer state is refused here
+    (`load_optimizer_state`), its weights load.
+    """
+    norm, other, zero, seen = [], [], [], set()
     for module in model.modules():
-        is_norm = _is_norm(module)
-        for param in module.parameters(recurse=False):
+        is_norm = isinstance(module, (torch.nn.modules.batchnorm._NormBase, SubBatchNorm3d))
+        for name, param in module.named_parameters(recurse=False):
             if not param.requires_grad or id(param) in seen:
                 continue
             seen.add(id(param))
-            (norm if is_norm else other).append(param)
-    return norm, other
+            if is_norm:
+                norm.append(param)
+            elif cfg.SOLVER.ZERO_WD_1D_PARAM and (param.ndim == 1 or name == "bias"):
+                zero.append(param)
+            else:
+                other.append(param)
+    groups = [
+        {"params": norm, "weight_decay": cfg.BN.WEIGHT_DECAY},
+        {"params": other, "weight_decay": cfg.SOLVER.WEIGHT_DECAY},
+        {"params": zero, "weight_decay": 0.0},
+    ]
+    # PySlowFast's set_lr multiplies by "layer_decay"; "apply_LARS" is read by its LARS.
+    return [{**g, "layer_decay": 1.0, "apply_LARS": False} for g in groups if g["params"]]
 
 
 def construct_optimizer(model: torch.nn.Module, cfg: CfgNode) -> torch.optim.Optimizer:
-    """Build SOLVER.OPTIMIZING_METHOD over two groups: norms (BN.WEIGHT_DECAY) and the rest.
+    """Build SOLVER.OPTIMIZING_METHOD over `param_groups`.
 
     The learning rate is set every iteration by `set_lr`; BASE_LR is only the start value.
     """
-    norm, other = split_norm_params(model)
-    groups = [
-        {"params": other, "weight_decay": cfg.SOLVER.WEIGHT_DECAY},
-        {"params": norm, "weight_decay": cfg.BN.WEIGHT_DECAY},
-    ]
-    groups = [g for g in groups if g["params"]]
+    groups = param_groups(model, cfg)
     method = cfg.SOLVER.OPTIMIZING_METHOD
     lr = cfg.SOLVER.BASE_LR
     if method == "sgd":
@@ -49,10 +59,11 @@ def construct_optimizer(model: torch.nn.Module, cfg: CfgNode) -> torch.optim.Opt
             torch.optim.SGD, groups, lr=lr, momentum=cfg.SOLVER.MOMENTUM,
             dampening=cfg.SOLVER.DAMPENING, nesterov=cfg.SOLVER.NESTEROV,
         )
+    betas = tuple(cfg.SOLVER.BETAS)
     if method == "adam":
-        return _fused_if_available(torch.optim.Adam, groups, lr=lr)
+        return _fused_if_available(torch.optim.Adam, groups, lr=lr, betas=betas)
     if method == "adamw":
-        return _fused_if_available(torch.optim.AdamW, groups, lr=lr)
+        return _fused_if_available(torch.optim.AdamW, groups, lr=lr, betas=betas)
     raise ValueError(
         f"SOLVER.OPTIMIZING_METHOD={method!r} is not valid; expected one of {list(_METHODS)}."
     )

@@ -243,4 +243,13 @@ def build_resnet(cfg) -> ResNet:
     return model
 
 
+def build_resnet_nopool(cfg) -> ResNet:
+    """MODEL_REGISTRY["ResNet_nopool"]: the ResNet of MODEL.ARCH without the temporal max-pool
+    after res2 (PySlowFast's C2D_NOPOOL model-zoo entry: C2D at full temporal resolution)."""
+    model = ResNet(**{**resnet_kwargs(cfg), "pool1": [1, 1, 1]})
+    finish_model(model, cfg, {k: [v] for k, v in model.stage_dims.items()})
+    return model
+
+
 MODEL_REGISTRY._do_register("ResNet", build_resnet)
+MODEL_REGISTRY._do_register("ResNet_nopool", build_resnet_nopool)

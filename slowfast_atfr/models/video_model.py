@@ -49,6 +49,9 @@ class VideoModel(nn.Module):
         # lengths after the sampler (varlen.run_packed, run_padded, run_grouped).
         self.train_batching = "packed"
         self.eval_batching = "grouped"
+        # ATFR.INPUT_BEFORE_RELU: the ReLU of the sampler stage's last block runs after the
+        # sampler (`input_before_relu`).
+        self.relu_after_sampler = False
 
     def stage_steps(self) -> List[Tuple[str, Step]]:
         raise NotImplementedError
@@ -62,6 +65,31 @@ class VideoModel(nn.Module):
         self.sampler = nn.ModuleList([s if s is not None else PassThrough() for s in samplers])
         self.sampler_stage = stage
         varlen.install_hooks(self)
+
+    def input_before_relu(self) -> None:
+        """Let the sampler read the last block of its stage before that block's ReLU (the
+        sum of the residual and the shortcut, what the authors' layer sees), and apply the
+        ReLU to the sampler's output instead (a temporal max-pool between the block and the
+        sampler, as in C2D and I3D, commutes with the ReLU).
+
+        Raises:
+            ValueError: for a sampler after the stem, a multi-pathway model, or a stage that
+                does not end with a residual block's ReLU (a non-local block after it).
+        """
+        stage = self.sampler_stage
+        if stage == "stem" or self.num_pathways != 1:
+            raise ValueError(f"ATFR.INPUT_BEFORE_RELU needs a single-pathway model with the "
+                             f"sampler after a residual stage; got ATFR.STAGE {stage!r} with "
+                             f"{self.num_pathways} pathway(s).")
+        blocks = getattr(self, f"s{SAMPLER_STAGES.index(stage) + 1}")
+        last = blocks.num_blocks[0] - 1
+        block = getattr(blocks, f"pathway0_res{last}", None)
+        if not isinstance(getattr(block, "relu", None), nn.ReLU) or hasattr(
+                blocks, f"pathway0_nonlocal{last}"):
+            raise ValueError(f"ATFR.INPUT_BEFORE_RELU: the stage before the sampler "
+                             f"({stage}) does not end with a residual block's ReLU.")
+        block.relu = nn.Identity()
+        self.relu_after_sampler = True
 
     def _split_steps(self) -> Tuple[List[Tuple[str, Step]], List[Tuple[str, Step]]]:
         steps = self.stage_steps()
@@ -86,6 +114,8 @@ class VideoModel(nn.Module):
     def sample(self, xs: List[torch.Tensor]) -> Tuple[List[torch.Tensor], torch.Tensor]:
         """Run each pathway's sampler -> (padded tensors, lengths int64 [N, P])."""
         outs, lengths = zip(*(sampler(x) for sampler, x in zip(self.sampler, xs)))
+        if self.relu_after_sampler:
+            outs = [torch.relu(out) for out in outs]
         self.temporal_block_lengths = [
             length[:, None] if getattr(sampler, "block_lengths", None) is None
             else sampler.block_lengths
@@ -134,5 +164,7 @@ def attach_atfr(model: VideoModel, cfg, dims: Sequence[int]) -> None:
         for pathway, dim in enumerate(dims)
     ]
     model.attach_sampler(samplers, cfg.ATFR.STAGE)
+    if cfg.ATFR.INPUT_BEFORE_RELU:
+        model.input_before_relu()
     model.train_batching = cfg.ATFR.TRAIN_BATCHING
     model.eval_batching = cfg.ATFR.EVAL_BATCHING

@@ -31,6 +31,18 @@ def aggregate_sub_bn_stats(model: nn.Module) -> int:
     return count
 
 
+def freeze_bn_statistics(model: nn.Module) -> int:
+    """MODEL.FROZEN_BN: put every BatchNorm (SubBatchNorm3d included) in eval mode, so that
+    training normalises with the running statistics and leaves them unchanged; the affine
+    weights still train. Returns how many layers were frozen."""
+    count = 0
+    for module in du.unwrap_model(model).modules():
+        if isinstance(module, nn.modules.batchnorm._NormBase) or hasattr(module, "split_bn"):
+            module.eval()
+            count += 1
+    return count
+
+
 def _sub_bn_prefixes(keys: Iterable[str]) -> List[str]:
     return [k[: -len(_SPLIT)] for k in keys if k.endswith(_SPLIT)]
 

@@ -31,6 +31,7 @@ from slowfast_atfr.utils.checkpoint_load import (  # noqa: F401 (re-exported)
     content_digest,
     convert_names,
     load_checkpoint,
+    load_optimizer_state,
     load_state,
     non_finite_keys,
     read_checkpoint,
@@ -300,6 +301,7 @@ def load_train_state(
             sha256=cfg.TRAIN.CHECKPOINT_SHA256 or None,
             cache_dir=cfg.MODEL_ZOO_CACHE_DIR or None,
             origin=FROM_TRAIN,
+            clear_patterns=cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN,
         )
     else:
         logger.info("Training from scratch.")
@@ -325,13 +327,16 @@ def load_test_checkpoint(cfg: Any, model: nn.Module) -> Optional[str]:
     TRAIN.CHECKPOINT_FILE_PATH, else nothing (a warning: random weights).
     """
     cache_dir = cfg.MODEL_ZOO_CACHE_DIR or None
+    # As PySlowFast, TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN applies to the files a user names,
+    # not to this run's own checkpoints.
+    patterns = cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN
     if cfg.TEST.CHECKPOINT_FILE_PATH:
         path = cfg.TEST.CHECKPOINT_FILE_PATH
         caffe2 = _checkpoint_type("TEST.CHECKPOINT_TYPE", cfg.TEST.CHECKPOINT_TYPE)
         sha256, origin = cfg.TEST.CHECKPOINT_SHA256 or None, FROM_TEST
     elif has_checkpoint(cfg.OUTPUT_DIR):
         path, caffe2, sha256 = get_last_checkpoint(cfg.OUTPUT_DIR), False, None
-        origin = FROM_LAST_FOR_TEST
+        origin, patterns = FROM_LAST_FOR_TEST, ()
     elif cfg.TRAIN.CHECKPOINT_FILE_PATH:
         path = cfg.TRAIN.CHECKPOINT_FILE_PATH
         caffe2 = _checkpoint_type("TRAIN.CHECKPOINT_TYPE", cfg.TRAIN.CHECKPOINT_TYPE)
@@ -341,6 +346,6 @@ def load_test_checkpoint(cfg: Any, model: nn.Module) -> Optional[str]:
         return None
     load_checkpoint(
         path, model, convert_from_caffe2=caffe2, sha256=sha256, cache_dir=cache_dir,
-        origin=origin,
+        origin=origin, clear_patterns=patterns,
     )
     return path

@@ -6,7 +6,7 @@ PySlowFast module tree (`s4.pathway0_res4.branch2.c_bn.weight`, `s1.pathway1_ste
 """
 
 import re
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -121,6 +121,23 @@ def strip_module_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     """Drop the `module.` prefix of a state dict saved from a DDP-wrapped model."""
     if state and all(k.startswith("module.") for k in state):
         return {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def clear_name_patterns(state: dict[str, torch.Tensor],
+                        patterns: Sequence[str]) -> dict[str, torch.Tensor]:
+    """TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN: remove the first occurrence of each pattern, in
+    order, from every parameter name that holds it ("backbone.s1.conv" -> "s1.conv").
+
+    Raises:
+        ValueError: when two names become one (the pattern would drop a tensor).
+    """
+    for pattern in patterns:
+        renamed = {k.replace(pattern, "", 1): v for k, v in state.items()}
+        if len(renamed) != len(state):
+            raise ValueError(f"TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN {pattern!r} maps two "
+                             "checkpoint names to one; use a longer pattern.")
+        state = renamed
     return state
 
 

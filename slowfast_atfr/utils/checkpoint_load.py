@@ -7,9 +7,10 @@ singleton dims; in checkpoint_convert.py) and `load_state` (strict unless partia
 """
 
 import hashlib
+import itertools
 import pickle
 import re
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 
 from slowfast_atfr.utils import logging
 from slowfast_atfr.utils.checkpoint_convert import (
+    clear_name_patterns,
     convert_caffe2_blobs,
     reconcile_shapes,
     strip_module_prefix,
@@ -301,6 +303,51 @@ def load_state(
     return not (report or fresh)
 
 
+def _fits(optimizer: torch.optim.Optimizer, saved: dict, groups: Tuple[dict, ...]) -> bool:
+    """Whether the saved `groups` (in this order) have the optimizer's group sizes and every
+    saved per-parameter tensor the shape of the parameter it would be restored to."""
+    current = optimizer.param_groups
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in current]:
+        return False
+    params = [p for g in current for p in g["params"]]
+    index = {key: params[i] for i, key in enumerate(k for g in groups for k in g["params"])}
+    for key, entry in saved.get("state", {}).items():
+        if key not in index:
+            return False
+        for value in entry.values():
+            if torch.is_tensor(value) and value.ndim > 0 and value.shape != index[key].shape:
+                return False
+    return True
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict, source: str) -> None:
+    """Restore an optimizer state_dict of this codebase or of PySlowFast into `optimizer`.
+
+    torch checks only the number of parameters per group, so a state of another model could
+    load and break (or silently skew) the updates; here every momentum or moment tensor must
+    also fit its parameter. Groups in another order (the two-group layout this codebase
+    saved before it took PySlowFast's order) are matched by their sizes and shapes, with a
+    warning.
+
+    Raises:
+        ValueError: naming `source`, when no order of the saved groups fits.
+    """
+    groups = tuple(saved.get("param_groups", ()))
+    fitting = [order for order in itertools.permutations(groups) if _fits(optimizer, saved, order)]
+    if not fitting:
+        raise ValueError(
+            f"{source}: its optimizer state does not fit this model's optimizer (parameters per "
+            f"group saved {[len(g['params']) for g in groups]}, here "
+            f"{[len(g['params']) for g in optimizer.param_groups]}, or tensors of other shapes): "
+            "it was saved for another model or with another SOLVER.ZERO_WD_1D_PARAM. Resume "
+            "with the config it was written with."
+        )
+    if fitting[0] != groups:
+        logger.warning("%s: optimizer parameter groups saved in another order; matched by "
+                       "their sizes and shapes.", source)
+    optimizer.load_state_dict({**saved, "param_groups": list(fitting[0])})
+
+
 def load_checkpoint(
     path_or_url: str,
     model: nn.Module,
@@ -314,6 +361,7 @@ def load_checkpoint(
     sha256: Optional[str] = None,
     cache_dir: Optional[str] = None,
     origin: Optional[str] = None,
+    clear_patterns: Sequence[str] = (),
 ) -> dict:
     """Load a `.pyth` or Caffe2 `.pkl` checkpoint (path or http(s) URL) into `model`.
 
@@ -329,6 +377,8 @@ def load_checkpoint(
         sha256: expected digest of the file (None: model_zoo.KNOWN_SHA256 for URLs).
         cache_dir: download folder for URLs.
         origin: where the path came from (FROM_TRAIN, ...), for errors and their advice.
+        clear_patterns: substrings removed from the checkpoint's names first
+            (TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN; `clear_name_patterns`).
     Returns:
         {"epoch": last finished 0-based epoch (-1 after epoch_reset or for Caffe2),
          "iteration": iteration of the next epoch to resume from (0 = its start)}.
@@ -339,7 +389,8 @@ def load_checkpoint(
         origin=origin,
     )
     try:
-        state = convert_names(checkpoint, caffe2=convert_from_caffe2)
+        state = clear_name_patterns(convert_names(checkpoint, caffe2=convert_from_caffe2),
+                                    clear_patterns)
     except ValueError as err:
         raise ValueError(f"{describe(path_or_url, origin)}: {err}") from err
     state = reconcile_shapes(state, unwrap_model(model).state_dict(), inflation=inflation)
@@ -348,7 +399,8 @@ def load_checkpoint(
         return {"epoch": -1, "iteration": 0}
     if optimizer is not None and checkpoint.get("optimizer_state"):
         if complete:
-            optimizer.load_state_dict(checkpoint["optimizer_state"])
+            load_optimizer_state(optimizer, checkpoint["optimizer_state"],
+                                 describe(path_or_url, origin))
         else:
             logger.warning("Optimizer state of %s not loaded: the model differs.", path_or_url)
     if scaler is not None and checkpoint.get("scaler_state"):

@@ -8,17 +8,44 @@ from typing import Any, List, Sequence
 import torch
 import torch.distributed as dist
 from fvcore.common.config import CfgNode
+from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
 from slowfast_atfr.utils import logging
 
 logger = logging.get_logger(__name__)
 
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+# How long a collective waits for the other ranks (a slow rank's evaluation, checkpoint).
+PROCESS_GROUP_TIMEOUT = datetime.timedelta(minutes=30)
 
 
 def launched_by_torchrun() -> bool:
     """True when torchrun (env:// rendezvous) started this process."""
     return all(v in os.environ for v in _TORCHRUN_VARS)
+
+
+def check_torchrun_world(cfg: CfgNode) -> None:
+    """Raise, naming the keys and torchrun's flags, when the config's processes differ from
+    torchrun's: the loaders divide TRAIN.BATCH_SIZE and TEST.BATCH_SIZE by the processes
+    per machine of the config, so a mismatch would silently change the batch."""
+    procs = processes_per_machine(cfg)
+    key = "NUM_GPUS" if cfg.NUM_GPUS > 0 else "NUM_CPU_PROCESSES"
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", procs))  # torchrun sets it
+    if local != procs:
+        raise ValueError(
+            f"torchrun starts {local} process(es) per machine (--nproc_per_node {local}) but "
+            f"the config asks for {procs} ({key}={cfg[key]}); set {key} {local} to match "
+            f"--nproc_per_node {local}, or pass --nproc_per_node {procs}."
+        )
+    world = int(os.environ["WORLD_SIZE"])
+    if procs * cfg.NUM_SHARDS != world:
+        fix = (f"pass --num_shards {world // procs} to match --nnodes {world // procs}"
+               if world % procs == 0 else f"give every machine --nproc_per_node {procs}")
+        raise ValueError(
+            f"torchrun starts {world} process(es) in all but the config asks for "
+            f"{procs * cfg.NUM_SHARDS} ({key}={cfg[key]} per machine x NUM_SHARDS="
+            f"{cfg.NUM_SHARDS} machines); {fix}."
+        )
 
 
 def init_process_group(
@@ -31,7 +58,7 @@ def init_process_group(
     try:
         dist.init_process_group(
             backend=backend, init_method=init_method, world_size=world_size, rank=rank,
-            timeout=datetime.timedelta(minutes=30),
+            timeout=PROCESS_GROUP_TIMEOUT,
         )
     except RuntimeError as err:  # DistNetworkError is one
         if "EADDRINUSE" not in str(err) and "address already in use" not in str(err).lower():
@@ -151,17 +178,22 @@ def place_model(cfg: CfgNode, model: torch.nn.Module) -> torch.nn.Module:
 
     BN.NORM_TYPE sync_batchnorm is built by the models themselves (their SyncBatchNorm3d
     counts valid frames only), so no conversion happens here. DDP looks for unused
-    parameters only with the Kronecker SGS kernel, whose bin indicator passes no gradient
-    to the similarity network.
+    parameters only where some get no gradient: with the Kronecker SGS kernel, whose bin
+    indicator passes none to the similarity network, and with MODEL.DETACH_FINAL_FC (only
+    the final projection learns). MODEL.FP16_ALLREDUCE sends the gradients as float16.
     """
     model = model.to(device_of(cfg))
     if get_world_size() == 1:
         return model
     device_ids = [torch.cuda.current_device()] if cfg.NUM_GPUS > 0 else None
-    return torch.nn.parallel.DistributedDataParallel(
+    unused = cfg.MODEL.DETACH_FINAL_FC or (cfg.ATFR.ENABLED and cfg.ATFR.KERNEL == "kronecker")
+    model = torch.nn.parallel.DistributedDataParallel(
         model, device_ids=device_ids, output_device=device_ids[0] if device_ids else None,
-        find_unused_parameters=bool(cfg.ATFR.ENABLED and cfg.ATFR.KERNEL == "kronecker"),
+        find_unused_parameters=bool(unused),
     )
+    if cfg.MODEL.FP16_ALLREDUCE:
+        model.register_comm_hook(state=None, hook=default_hooks.fp16_compress_hook)
+    return model
 
 
 def destroy_process_group() -> None:

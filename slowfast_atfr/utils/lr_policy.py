@@ -8,17 +8,25 @@ from fvcore.common.config import CfgNode
 
 
 def _cosine(cfg: CfgNode, epoch: float) -> float:
-    """Half-period cosine from BASE_LR at epoch 0 to COSINE_END_LR at MAX_EPOCH."""
+    """Half-period cosine from BASE_LR to COSINE_END_LR at MAX_EPOCH; it starts at epoch 0,
+    or at the end of the warm-up with SOLVER.COSINE_AFTER_WARMUP (the peak follows it)."""
     base, end = cfg.SOLVER.BASE_LR, cfg.SOLVER.COSINE_END_LR
-    return end + (base - end) * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg.SOLVER.MAX_EPOCH))
+    start = cfg.SOLVER.WARMUP_EPOCHS if cfg.SOLVER.COSINE_AFTER_WARMUP else 0.0
+    span = cfg.SOLVER.MAX_EPOCH - start
+    progress = (epoch - start) / span if span > 0 else 1.0
+    return end + (base - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _steps_with_relative_lrs(cfg: CfgNode, epoch: float) -> float:
-    """BASE_LR * LRS[i] where STEPS[i] is the last step <= epoch (STEPS[0] is usually 0)."""
+    """BASE_LR * LRS[i] where STEPS[i] is the last step <= epoch (STEPS[0] is usually 0).
+
+    As in PySlowFast, LRS may list more values than STEPS; those are never reached.
+    """
     steps, lrs = list(cfg.SOLVER.STEPS), list(cfg.SOLVER.LRS)
-    if not steps or len(steps) != len(lrs):
+    if not steps or len(lrs) < len(steps):
         raise ValueError(
-            f"SOLVER.STEPS={steps} and SOLVER.LRS={lrs} must be non-empty and of equal length."
+            f"SOLVER.STEPS={steps} and SOLVER.LRS={lrs} must be non-empty, with at least one "
+            "relative lr per step."
         )
     index = max(bisect.bisect_right(steps, epoch) - 1, 0)
     return cfg.SOLVER.BASE_LR * lrs[index]

@@ -118,6 +118,8 @@ class EpochMeter:
         self.writer = writer
         self.iter_timer, self.data_timer, self.net_timer = Timer(), Timer(), Timer()
         self.loss = ScalarMeter(cfg.LOG_PERIOD)
+        # The epoch's last losses, for TRAIN.KILL_LOSS_EXPLOSION_FACTOR (whatever LOG_PERIOD).
+        self.recent_losses: deque = deque(maxlen=misc.LOSS_EXPLOSION_WINDOW)
         self.top1_err = ScalarMeter(cfg.LOG_PERIOD)
         self.top5_err = ScalarMeter(cfg.LOG_PERIOD)
         self.iter_time = ScalarMeter(cfg.LOG_PERIOD)
@@ -131,6 +133,7 @@ class EpochMeter:
     def reset(self) -> None:
         for meter in [self.loss, self.top1_err, self.top5_err, *self.bprime]:
             meter.reset()
+        self.recent_losses.clear()
         self.lr = None
         self.num_samples = 0
         self.extra = {}
@@ -139,7 +142,8 @@ class EpochMeter:
         """What the epoch counted so far: a run resumed mid-epoch reports the whole epoch."""
         return {"meters": [m.state_dict() for m in [self.loss, self.top1_err, self.top5_err,
                                                     *self.bprime]],
-                "num_samples": self.num_samples, "lr": self.lr}
+                "num_samples": self.num_samples, "lr": self.lr,
+                "recent_losses": list(self.recent_losses)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         meters = state["meters"]
@@ -147,6 +151,8 @@ class EpochMeter:
         for meter, saved in zip([self.loss, self.top1_err, self.top5_err, *self.bprime], meters):
             meter.load_state_dict(saved)
         self.num_samples, self.lr = state["num_samples"], state["lr"]
+        self.recent_losses.clear()
+        self.recent_losses.extend(state.get("recent_losses", ()))
 
     def iter_tic(self) -> None:
         """Start timing an iteration (the data loading part first)."""
@@ -177,6 +183,7 @@ class EpochMeter:
         """Record one batch; errors in percent, `mean_bprime` one value per pathway."""
         if loss is not None:
             self.loss.add_value(loss, mb_size)
+            self.recent_losses.append(loss)
         self.top1_err.add_value(top1_err, mb_size)
         self.top5_err.add_value(top5_err, mb_size)
         if mean_bprime is not None:

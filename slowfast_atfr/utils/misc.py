@@ -1,7 +1,7 @@
 """Small helpers of the train/test loops: epoch predicates, sizes, device moves."""
 
 import math
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import torch
 from fvcore.common.config import CfgNode
@@ -41,6 +41,29 @@ def check_finite_loss(loss: torch.Tensor, epoch: int, iteration: int) -> None:
             f"Training stopped: loss is {value} at epoch {epoch + 1}, iteration "
             f"{iteration + 1}. The last good checkpoint is kept; lower SOLVER.BASE_LR, "
             "set SOLVER.CLIP_GRAD_L2NORM, or check the data."
+        )
+
+
+# TRAIN.KILL_LOSS_EXPLOSION_FACTOR compares a loss with the mean of this many before it, in
+# the same epoch (PySlowFast's window).
+LOSS_EXPLOSION_WINDOW = 5
+
+
+def check_loss_explosion(loss: float, previous: Sequence[float], factor: float, epoch: int,
+                         iteration: int) -> None:
+    """TRAIN.KILL_LOSS_EXPLOSION_FACTOR: raise RuntimeError when `loss` exceeds `factor` times
+    the mean of the `previous` losses of the epoch (checked once the window is full; factor 0:
+    never), before the step is applied."""
+    if factor <= 0 or len(previous) < LOSS_EXPLOSION_WINDOW:
+        return
+    mean = sum(previous) / len(previous)
+    if loss > factor * mean:
+        raise RuntimeError(
+            f"Training stopped: the loss exploded at epoch {epoch + 1}, iteration "
+            f"{iteration + 1}: {loss:.4g} > TRAIN.KILL_LOSS_EXPLOSION_FACTOR={factor} x "
+            f"{mean:.4g} (the mean of the {len(previous)} losses before it). The last "
+            "checkpoint is kept; lower SOLVER.BASE_LR or set SOLVER.CLIP_GRAD_L2NORM, or raise "
+            "the factor."
         )
 
 

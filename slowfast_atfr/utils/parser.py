@@ -4,13 +4,14 @@ import argparse
 import os
 import re
 import sys
-from typing import Any, List, Mapping, Optional, Sequence, Set
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import yaml
 from fvcore.common.config import CfgNode
 
 from slowfast_atfr.config.checks import closest_keys
 from slowfast_atfr.config.defaults import get_cfg
+from slowfast_atfr.config.pyslowfast import drop_pyslowfast_only, pyslowfast_only_defaults, refusal
 
 
 def parse_args(argv: Optional[Sequence[str]] = None,
@@ -93,13 +94,24 @@ def check_keys(node: CfgNode, values: Mapping[str, Any], source: str, prefix: st
             check_keys(node[key], value, source, prefix + key + ".")
 
 
-def _check_file(cfg: CfgNode, path: str) -> Set[str]:
-    """Check the keys of `path` and, first, of the files it inherits from (`_BASE_`).
+def _deep_update(target: Dict[str, Any], values: Mapping[str, Any]) -> None:
+    """Merge nested `values` into `target` (a file's keys over its bases' keys)."""
+    for key, value in values.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        else:
+            target[key] = dict(value) if isinstance(value, Mapping) else value
 
-    Base paths are resolved as fvcore does: relative to the including file.
+
+def _read_file(cfg: CfgNode, path: str) -> Tuple[Dict[str, Any], Set[str]]:
+    """The checked values of `path` over those of the files it inherits from (`_BASE_`).
+
+    Base paths are resolved as fvcore does: relative to the including file. PySlowFast keys
+    of features we lack are dropped at their PySlowFast default and refused otherwise
+    (config/pyslowfast.py).
 
     Returns:
-        The top-level keys that `path` and its bases set (`_BASE_` excluded).
+        (the merged nested values, the top-level keys that `path` and its bases set).
     """
     try:
         with open(path, "r") as f:
@@ -109,16 +121,20 @@ def _check_file(cfg: CfgNode, path: str) -> Set[str]:
     if not isinstance(loaded, Mapping):
         raise ValueError(f"Config file {path} must hold a mapping of keys; got {loaded!r}.")
     bases = loaded.get(_BASE_KEY, [])
+    merged: Dict[str, Any] = {}
     keys: Set[str] = set()
     for base in [bases] if isinstance(bases, str) else bases:
         base = os.path.expanduser(base)
         base = base if os.path.isabs(base) else os.path.join(os.path.dirname(path), base)
         if not os.path.isfile(base):
             raise FileNotFoundError(f"Config file not found: {base} (the {_BASE_KEY} of {path})")
-        keys |= _check_file(cfg, base)
-    own = {k: v for k, v in loaded.items() if k != _BASE_KEY}
+        base_values, base_keys = _read_file(cfg, base)
+        _deep_update(merged, base_values)
+        keys |= base_keys
+    own = drop_pyslowfast_only({k: v for k, v in loaded.items() if k != _BASE_KEY}, path)
     check_keys(cfg, own, path)
-    return keys | set(own)
+    _deep_update(merged, own)
+    return merged, keys | set(own)
 
 
 def merge_file(cfg: CfgNode, path: str) -> Set[str]:
@@ -130,8 +146,8 @@ def merge_file(cfg: CfgNode, path: str) -> Set[str]:
         KeyError: naming an unknown key, its file and the closest valid keys.
         FileNotFoundError: naming a missing file.
     """
-    keys = _check_file(cfg, path)
-    cfg.merge_from_file(path)
+    values, keys = _read_file(cfg, path)
+    cfg.merge_from_other_cfg(CfgNode(values))
     return keys
 
 
@@ -174,10 +190,22 @@ def _odd_overrides_error(opts: List[str]) -> ValueError:
 
 
 def merge_opts(cfg: CfgNode, opts: List[str]) -> None:
-    """Merge trailing `KEY VALUE` pairs, naming any unknown key and the closest valid ones."""
+    """Merge trailing `KEY VALUE` pairs, naming any unknown key and the closest valid ones.
+
+    PySlowFast keys of features we lack pass at their PySlowFast default and are refused
+    otherwise (config/pyslowfast.py).
+    """
     if len(opts) % 2 != 0:
         raise _odd_overrides_error(opts)
-    for key in opts[0::2]:
+    pairs = []
+    for key, value in zip(opts[0::2], opts[1::2]):
+        if key not in pyslowfast_only_defaults():
+            pairs.append((key, value))
+            continue
+        problem = refusal(key, CfgNode._decode_cfg_value(value), "the command line overrides")
+        if problem:
+            raise ValueError(problem)
+    for key, value in pairs:
         node, prefix = cfg, ""
         parts = key.split(".")
         for part in parts[:-1]:
@@ -186,7 +214,12 @@ def merge_opts(cfg: CfgNode, opts: List[str]) -> None:
             node, prefix = node[part], prefix + part + "."
         if parts[-1] not in node:
             raise _unknown_key_error(parts[-1], node, prefix, "the command line overrides")
-    cfg.merge_from_list(opts)
+        if isinstance(node[parts[-1]], str):
+            # A text key takes the text as typed: a sha256 or a name made of digits would
+            # otherwise be read as a number.
+            node[parts[-1]] = value
+        else:
+            cfg.merge_from_list([key, value])
 
 
 def load_config(args: argparse.Namespace, path_to_config: Optional[str] = None) -> CfgNode:

@@ -1,4 +1,4 @@
-"""Multi-view test meter: softmax per clip, ensemble per video, videos scored vs expected."""
+"""Multi-view test meter: probabilities per clip, ensemble per video, videos scored vs expected."""
 
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -43,12 +43,12 @@ class TestMeter:
         self.valid = torch.zeros(num_clips, dtype=torch.bool)
         self.bad_videos: List[str] = []
 
-    def update_stats(self, logits: torch.Tensor, labels: torch.Tensor, clip_ids: torch.Tensor,
+    def update_stats(self, probs: torch.Tensor, labels: torch.Tensor, clip_ids: torch.Tensor,
                      video_ids: torch.Tensor, valid: torch.Tensor) -> None:
         """Record a batch of clips.
 
         Args:
-            logits: [N, K] model outputs (softmax is applied here).
+            probs: [N, K] class probabilities (`models.build.eval_probabilities`).
             labels: [N] class indices.
             clip_ids: [N] data set indices of the clips.
             video_ids: [N] video index of each clip.
@@ -58,7 +58,7 @@ class TestMeter:
         if clip_ids.numel() and int(clip_ids.max()) >= self.probs.shape[0]:
             raise ValueError(f"clip index {int(clip_ids.max())} is outside the test set of "
                              f"{self.probs.shape[0]} clips.")
-        self.probs[clip_ids] = torch.softmax(logits.detach().float().cpu(), dim=1)
+        self.probs[clip_ids] = probs.detach().float().cpu()
         self.labels[clip_ids] = labels.long().cpu()
         self.video_ids[clip_ids] = video_ids.long().cpu()
         self.seen[clip_ids] = True

@@ -129,7 +129,7 @@ def test_x3d_needs_the_x3d_transform():
 
 
 @pytest.mark.parametrize("key, value, match", [
-    ("MODEL.HEAD_ACT", "sigmoid", "MODEL.HEAD_ACT='sigmoid' is not supported: the test loop"),
+    ("MODEL.HEAD_ACT", "sigmoid", "MODEL.HEAD_ACT='sigmoid' is not supported: sigmoid heads"),
     ("DATA.MULTI_LABEL", True, "DATA.MULTI_LABEL=True is not supported"),
     ("MODEL.ACT_CHECKPOINT", True, "MODEL.ACT_CHECKPOINT=True is not supported"),
     ("RESNET.ZERO_INIT_FINAL_CONV", True, "RESNET.ZERO_INIT_FINAL_CONV=True is not supported"),

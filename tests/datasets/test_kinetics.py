@@ -94,6 +94,79 @@ def test_separators_and_path_prefix(tmp_path):
     assert build_dataset("kinetics", cfg, "train").labels == [0]
 
 
+def test_relative_list_paths_are_taken_from_the_working_directory(tmp_path, monkeypatch,
+                                                                    caplog):
+    work, data = tmp_path / "work", tmp_path / "data"
+    (work / "clips").mkdir(parents=True)
+    (data / "clips").mkdir(parents=True)
+    gradient_video(str(work / "clips" / "a.mp4"), frames=8)
+    (data / "clips" / "a.mp4").write_bytes(b"not this one")  # the working directory wins
+    (data / "train.csv").write_text("clips/a.mp4 0\n")
+    monkeypatch.chdir(work)
+    with caplog.at_level(logging.INFO):
+        dataset = build_dataset("kinetics", tiny_cfg(data), "train")
+    assert dataset.paths == ["clips/a.mp4"]  # as PySlowFast: os.path.join("", path)
+    assert f"taken from the working directory {work}" in caplog.text
+    assert dataset[0][3] == {"bad_videos": [], "valid": True}
+
+
+def test_list_folder_is_the_fallback_and_is_named(tmp_path, caplog):
+    gradient_video(str(tmp_path / "a.mp4"), frames=8)
+    (tmp_path / "train.csv").write_text("a.mp4 0\n")
+    with caplog.at_level(logging.INFO):
+        dataset = build_dataset("kinetics", tiny_cfg(tmp_path), "train")
+    assert dataset.paths == [str(tmp_path / "a.mp4")]
+    assert (f"1 of its 1 relative video paths are not under the working directory "
+            f"{os.getcwd()} but under the list's folder {tmp_path}") in caplog.text
+    assert f"Set DATA.PATH_PREFIX to '{tmp_path}'" in caplog.text
+
+
+def test_path_prefix_is_joined_as_pyslowfast(tmp_path, monkeypatch, caplog):
+    (tmp_path / "videos").mkdir()
+    gradient_video(str(tmp_path / "videos" / "a.mp4"), frames=8)
+    gradient_video(str(tmp_path / "b.mp4"), frames=8)
+    (tmp_path / "train.csv").write_text(f"a.mp4 0\n{tmp_path / 'b.mp4'} 1\nb.mp4 1\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = tiny_cfg(tmp_path)
+    cfg.DATA.PATH_PREFIX = "videos"  # relative: to the working directory
+    with caplog.at_level(logging.INFO, logger="slowfast_atfr.datasets.lists"):
+        dataset = build_dataset("kinetics", cfg, "train")
+    # Absolute paths stay; b.mp4 is not looked for elsewhere when the prefix is set.
+    assert dataset.paths == ["videos/a.mp4", str(tmp_path / "b.mp4"), "videos/b.mp4"]
+    assert caplog.text == ""
+    assert dataset[0][3]["bad_videos"] == [] and dataset[1][3]["bad_videos"] == []
+
+
+def test_missing_video_names_list_line_and_every_folder_tried(tmp_path, monkeypatch, caplog):
+    work, data = tmp_path / "work", tmp_path / "data"
+    work.mkdir()
+    data.mkdir()
+    gradient_video(str(data / "ok.mp4"), frames=8)
+    (data / "test.csv").write_text(f"ok.mp4 0\nclips/gone.mp4 1\n{tmp_path / 'lost.mp4'} 2\n")
+    monkeypatch.chdir(work)
+    cfg = tiny_cfg(data)
+    cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS = 1, 1
+    with caplog.at_level(logging.WARNING):
+        dataset = build_dataset("kinetics", cfg, "test")
+    assert "1 of its 2 relative video paths are under neither the working directory" in \
+        caplog.text and "'clips/gone.mp4' (line 2)" in caplog.text
+    with pytest.raises(DecodeError) as info:
+        dataset[1]
+    message = str(info.value)
+    assert (f"{data / 'test.csv'}:2 lists 'clips/gone.mp4'; tried the working directory "
+            f"('{work / 'clips' / 'gone.mp4'}') and the list's folder "
+            f"('{data / 'clips' / 'gone.mp4'}')") in message
+    assert "set DATA.PATH_PREFIX to the folder that holds the videos" in message
+    with pytest.raises(DecodeError, match=f"test.csv:3 lists the absolute path '{tmp_path}"):
+        dataset[2]
+    cfg.DATA.PATH_PREFIX = str(tmp_path / "videos")
+    with pytest.raises(DecodeError) as info:
+        build_dataset("kinetics", cfg, "test")[1]
+    message = str(info.value)
+    assert (f"tried DATA.PATH_PREFIX ('{tmp_path / 'videos' / 'clips' / 'gone.mp4'}'), not the "
+            "working directory as DATA.PATH_PREFIX is set") in message
+
+
 @pytest.mark.parametrize(
     "content, line, reason",
     [
@@ -114,7 +187,9 @@ def test_bom_and_quoted_paths_are_read(tmp_path):
     # A BOM from a Windows editor, then csv-quoted paths holding a comma and a blank.
     (tmp_path / "train.csv").write_bytes(
         b'\xef\xbb\xbf"my clips/a, b.mp4",1\r\n"c d.mp4" 2\r\n"say ""hi"".mp4", 0\r\n')
-    dataset = build_dataset("kinetics", tiny_cfg(tmp_path), "train")
+    cfg = tiny_cfg(tmp_path)
+    cfg.DATA.PATH_PREFIX = str(tmp_path)  # the videos do not exist: no folder to find them in
+    dataset = build_dataset("kinetics", cfg, "train")
     assert dataset.labels == [1, 2, 0]
     assert dataset.paths == [str(tmp_path / n) for n in ("my clips/a, b.mp4", "c d.mp4",
                                                          'say "hi".mp4')]
@@ -156,7 +231,8 @@ def _with_bad_videos(root):
     for split in ("train", "test"):
         with open(root / f"{split}.csv", "a") as f:
             f.write(bad)
-    return [str(root / n) for n in ("missing.mp4", "empty.mp4", "corrupt.mp4")]
+    # Found nowhere, missing.mp4 stays relative to the working directory (as PySlowFast).
+    return ["missing.mp4"] + [str(root / n) for n in ("empty.mp4", "corrupt.mp4")]
 
 
 def test_bad_train_videos_are_replaced_logged_and_reported(demo_root, tmp_path, caplog):

@@ -1,6 +1,6 @@
-"""construct_loader, collate and shuffle_dataset."""
+"""construct_loader, collate, shuffle_dataset and the decoding backend note."""
 
-import os
+import logging
 import shutil
 
 import pytest
@@ -9,6 +9,7 @@ import torch.distributed as dist
 from dataset_helpers import NUM_DEMO_CLASSES, tiny_cfg
 from torch.utils.data import DataLoader, DistributedSampler
 
+from slowfast_atfr.datasets import build as build_module
 from slowfast_atfr.datasets import loader as loader_module
 from slowfast_atfr.datasets.loader import collate, construct_loader, shuffle_dataset
 from slowfast_atfr.datasets.multigrid_helper import ShortCycleBatchSampler
@@ -55,7 +56,7 @@ def test_bad_videos_reach_the_main_process_from_workers(demo_root, tmp_path):
     cfg = tiny_cfg(root)
     cfg.TRAIN.BATCH_SIZE, cfg.DATA_LOADER.NUM_WORKERS = 7, 1
     _, _, _, meta = next(iter(construct_loader(cfg, "train")))
-    assert os.path.join(str(root), "missing.mp4") in meta["bad_videos"]
+    assert "missing.mp4" in meta["bad_videos"]  # found nowhere: relative to the working dir
 
 
 def test_short_cycle_loader(demo_root):
@@ -97,3 +98,17 @@ def test_distributed_sampler_and_shuffle_dataset(demo_root, tmp_path, monkeypatc
         dist.destroy_process_group()
     plain = DataLoader(range(4))
     shuffle_dataset(plain, 1)  # no DistributedSampler: nothing to do
+
+
+def test_torchvision_backend_is_noted_once_per_process(demo_root, caplog):
+    build_module._warn_torchvision_backend.cache_clear()  # another test may have warned
+    cfg = tiny_cfg(demo_root)
+    cfg.DATA.DECODING_BACKEND = "torchvision"
+    cfg.TRAIN.BATCH_SIZE = 2
+    with caplog.at_level(logging.WARNING):
+        next(iter(construct_loader(cfg, "train")))
+        next(iter(construct_loader(cfg, "val")))
+    notes = [r.getMessage() for r in caplog.records if "DECODING_BACKEND" in r.getMessage()]
+    assert len(notes) == 1
+    assert "decoding with PyAV" in notes[0] and "DATA.DECODING_SHORT_SIZE is not applied" \
+        in notes[0] and "DATA.DECODING_BACKEND pyav" in notes[0]

@@ -155,7 +155,7 @@ def _meter_of_two_videos(ensemble_method):
 
     meter = TestMeter(4, 2, ensemble_method, num_videos=2)
     probs = torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.1, 0.9]])
-    meter.update_stats(probs.log(), torch.tensor([1, 1, 0]), torch.tensor([0, 1, 2]),
+    meter.update_stats(probs, torch.tensor([1, 1, 0]), torch.tensor([0, 1, 2]),
                        torch.tensor([0, 0, 1]), torch.tensor([True, True, True]))
     return meter
 

@@ -1,10 +1,9 @@
-"""launch_job: a single process runs in place; torchrun's env:// launch is detected."""
+"""launch_job: a single process runs in place (torchrun: test_torchrun.py)."""
 
 import pytest
 import torch
 import torch.distributed as dist
 from engine_tiny import tiny_cfg
-from ports import free_port
 
 from slowfast_atfr.engine.launch import launch_job
 from slowfast_atfr.utils import distributed as du
@@ -16,17 +15,6 @@ def test_single_process_runs_without_a_process_group(tmp_path):
     launch_job(tiny_cfg(tmp_path), "tcp://localhost:1", lambda cfg: seen.append(
         (dist.is_initialized(), du.get_world_size())))
     assert seen == [(False, 1)]
-
-
-def test_torchrun_environment_is_detected(tmp_path, monkeypatch):
-    for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0",
-                       "MASTER_ADDR": "localhost", "MASTER_PORT": str(free_port())}.items():
-        monkeypatch.setenv(key, value)
-    seen = []
-    launch_job(tiny_cfg(tmp_path), "tcp://unused:1", lambda cfg: seen.append(
-        (dist.is_initialized(), du.get_rank(), du.get_world_size())))
-    assert seen == [(True, 0, 1)]
-    assert not dist.is_initialized()  # left the group afterwards
 
 
 def test_processes_per_machine(tmp_path):

@@ -16,6 +16,7 @@ from tiny_models import (
     variants,
 )
 
+from slowfast_atfr.config.defaults import assert_and_infer_cfg
 from slowfast_atfr.models import MODEL_REGISTRY, varlen
 from slowfast_atfr.models.varlen import VarLenBatchNorm3d
 
@@ -226,3 +227,32 @@ def test_packed_training_equals_padded_training_in_mixed_precision(name, variant
     amp_error = relative_errors(results["padded"], float32)
     for key, error in between.items():
         assert error <= 1.5 * amp_error[key] + 1e-3, (key, error, amp_error[key])
+
+
+@pytest.mark.parametrize("name,variant", [("ResNet", "c2d18"), ("X3D", "xs"), ("R2plus1D", "r18")])
+def test_sampler_input_before_relu_moves_the_blocks_relu_after_the_sampler(name, variant):
+    seen = {}
+
+    def record(module, inputs):
+        seen[module] = inputs[0].detach()
+
+    clips = mixed_clips(tiny_cfg(name, variant, True))
+    for before in (False, True):
+        cfg = tiny_cfg(name, variant, True)
+        cfg.ATFR.INPUT_BEFORE_RELU = before
+        torch.manual_seed(0)
+        model = build_tiny(assert_and_infer_cfg(cfg))
+        sampler = model.sampler[0]
+        sampler.register_forward_pre_hook(record)
+        model.train()
+        model(clips).sum().backward()
+        assert bool((seen[sampler] < 0).any()) == before  # the pre-ReLU sum has negatives
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters()
+                   if p.grad is not None)
+
+
+def test_sampler_input_before_relu_is_refused_where_it_has_no_meaning():
+    cfg = tiny_cfg("SlowFast", next(iter(TINY["SlowFast"])), True)
+    cfg.ATFR.INPUT_BEFORE_RELU = True
+    with pytest.raises(ValueError, match="ATFR.INPUT_BEFORE_RELU needs a single-pathway"):
+        build_tiny(assert_and_infer_cfg(cfg))

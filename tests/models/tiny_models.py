@@ -42,6 +42,10 @@ TINY: Dict[str, Dict[str, dict]] = {
         "c2d18": {"MODEL.ARCH": "c2d", "RESNET.DEPTH": 18,
                   "RESNET.NUM_BLOCK_TEMP_KERNEL": _DEPTH18_TEMP},
     },
+    "ResNet_nopool": {
+        "c2d18_nopool": {"MODEL.ARCH": "c2d", "RESNET.DEPTH": 18,
+                         "RESNET.NUM_BLOCK_TEMP_KERNEL": _DEPTH18_TEMP},
+    },
     "SlowFast": {
         "r18": dict(_SLOWFAST, **{"RESNET.DEPTH": 18,
                                   "RESNET.NUM_BLOCK_TEMP_KERNEL": [[2, 2]] * 4,

@@ -47,6 +47,33 @@ def test_all_gather_with_different_sizes_per_rank(tmp_path):
     assert result["names"] == ["v0.mp4", "v1.mp4", "v1.mp4"]
 
 
+def _fp16_allreduce_worker(rank, port, out):
+    from slowfast_atfr.config.defaults import get_cfg
+
+    du.init_process_group(local_rank=rank, local_world_size=2, shard_id=0, num_shards=1,
+                          init_method=f"tcp://localhost:{port}", backend="gloo")
+    grads = {}
+    for fp16 in (False, True):
+        cfg = get_cfg()
+        cfg.NUM_GPUS, cfg.MODEL.FP16_ALLREDUCE = 0, fp16
+        torch.manual_seed(0)
+        model = du.place_model(cfg, torch.nn.Linear(1, 1, bias=False))
+        # d(loss)/d(weight) = 1.0001 on both ranks: float16 cannot hold it (1 + 2^-10 apart).
+        (model(torch.ones(1, 1)) * 1.0001).sum().backward()
+        grads[fp16] = model.module.weight.grad.item()
+    if rank == 0:
+        torch.save(grads, out)
+    du.destroy_process_group()
+
+
+def test_fp16_allreduce_compresses_the_gradients(tmp_path):
+    out = str(tmp_path / "grads.pt")
+    mp.spawn(_fp16_allreduce_worker, nprocs=2, args=(free_port(), out))
+    grads = torch.load(out, weights_only=True)
+    assert grads[False] == pytest.approx(1.0001, abs=1e-7)
+    assert grads[True] == 1.0  # rounded to float16 for the all-reduce
+
+
 @pytest.mark.slow
 def test_two_process_gloo_training_keeps_ranks_identical(tmp_path):
     out = tmp_path / "run"

@@ -54,3 +54,20 @@ def test_steps_policy_needs_matching_lists():
     cfg = solver(LR_POLICY="steps_with_relative_lrs", STEPS=[0, 5], LRS=[1], WARMUP_EPOCHS=0.0)
     with pytest.raises(ValueError, match="SOLVER.STEPS"):
         get_lr_at_epoch(cfg, 1.0)
+
+
+def test_cosine_after_warmup_starts_at_its_peak():
+    cfg = solver(LR_POLICY="cosine", BASE_LR=1.0, COSINE_END_LR=0.0, MAX_EPOCH=100,
+                 WARMUP_EPOCHS=20.0, WARMUP_START_LR=0.0, COSINE_AFTER_WARMUP=True)
+    assert get_lr_at_epoch(cfg, 10.0) == pytest.approx(0.5)  # linear to the peak
+    assert get_lr_at_epoch(cfg, 20.0) == pytest.approx(1.0)
+    assert get_lr_at_epoch(cfg, 60.0) == pytest.approx(0.5)  # half-way through [20, 100]
+    assert get_lr_at_epoch(cfg, 100.0) == pytest.approx(0.0)
+
+
+def test_lrs_may_be_longer_than_steps_as_in_pyslowfast():
+    # PySlowFast's SlowFast stepwise recipe: 6 relative lrs for 4 steps.
+    cfg = solver(LR_POLICY="steps_with_relative_lrs", BASE_LR=0.1, STEPS=[0, 94, 154, 196],
+                 LRS=[1, 0.1, 0.01, 0.001, 0.0001, 0.00001], MAX_EPOCH=196, WARMUP_EPOCHS=0.0)
+    got = [get_lr_at_epoch(cfg, e) for e in (0, 94, 153.9, 195.9)]
+    assert got == pytest.approx([0.1, 0.01, 0.01, 0.001])

@@ -50,12 +50,12 @@ def test_test_meter_ensembles_views_per_video(method):
     video_ids = clip_ids // 3
     logits = logits_for([0, 0, 1, 2, 2, 2])
     logits[2, 1] = 9.0  # a very confident wrong view
-    meter.update_stats(logits[:4], torch.tensor([0, 0, 0, 2]), clip_ids[:4], video_ids[:4],
+    probs = torch.softmax(logits, 1)
+    meter.update_stats(probs[:4], torch.tensor([0, 0, 0, 2]), clip_ids[:4], video_ids[:4],
                        torch.ones(4, dtype=torch.bool))
-    meter.update_stats(logits[4:], torch.tensor([2, 2]), clip_ids[4:], video_ids[4:],
+    meter.update_stats(probs[4:], torch.tensor([2, 2]), clip_ids[4:], video_ids[4:],
                        torch.ones(2, dtype=torch.bool))
     preds = meter.video_predictions()
-    probs = torch.softmax(logits, 1)
     if method == "sum":
         expected = torch.stack([probs[:3].sum(0), probs[3:].sum(0)])
     else:
@@ -73,7 +73,7 @@ def test_test_meter_reports_skipped_videos_and_counts_duplicates_once():
     logits = logits_for([0, 0, 1, 1, 2, 2, 2])
     labels = torch.tensor([0, 0, 1, 1, 0, 0, 0])
     valid = torch.tensor([True, True, True, True, False, False, False])
-    meter.update_stats(logits, labels, clip_ids, clip_ids // 2, valid)
+    meter.update_stats(torch.softmax(logits, 1), labels, clip_ids, clip_ids // 2, valid)
     meter.add_bad_videos(["videos/broken.mp4", "videos/broken.mp4"])
     stats = meter.finalize_metrics()
     assert stats["videos_scored"] == 2 and stats["videos_expected"] == 3
@@ -87,7 +87,7 @@ def test_test_meter_rejects_bad_ensemble_and_index():
         TestMeter(2, 2, "mean")
     meter = TestMeter(2, 2)
     with pytest.raises(ValueError, match="clip index 5"):
-        meter.update_stats(torch.zeros(1, 2), torch.zeros(1), torch.tensor([5]),
+        meter.update_stats(torch.full((1, 2), 0.5), torch.zeros(1), torch.tensor([5]),
                            torch.tensor([0]), torch.ones(1, dtype=torch.bool))
 
 
