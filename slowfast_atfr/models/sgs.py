@@ -16,20 +16,24 @@ from slowfast_atfr.models.similarity import build_similarity_net, resolve_measur
 
 __all__ = ["BORDER_WEIGHT", "KERNELS", "SGS", "build_sampler", "similarity_guided_sampling"]
 
-# Linear-kernel weight of a frame whose delta lies exactly on a bin border (delta = 2 b gamma,
-# including delta = 0 and delta = max). Eq. 6 gives such a frame 0 in every bin, so the paper's
-# formula would drop it (always the frame with the largest delta). It goes to one bin instead,
-# with 0.5: the mean of the tent over its support, i.e. the weight an interior frame gets on
-# average; 0 would lose the frame, 1 would rank it above a frame at the bin centre.
+# Linear-kernel weight of a frame on a bin border (delta = 2 b gamma, including delta = 0 and
+# delta = max). Eq. 6 gives such a frame 0 in every bin, so the paper's formula would drop it
+# (always the frame with the largest delta). It goes to one bin instead, with 0.5: the mean of
+# the tent over its support, i.e. the weight an interior frame gets on average; 0 would lose
+# the frame, 1 would rank it above a frame at the bin centre.
 BORDER_WEIGHT = 0.5
-# Width, in bins, of the band next to a border where the weight's value ramps down from
-# BORDER_WEIGHT to Eq. 6 (value = max(Eq. 6, BORDER_WEIGHT * (1 - distance / BORDER_BAND))).
-# Without it the weight would jump from 0.5 on the border to ~0 one rounding error away:
-# frames of a static clip, whose deltas tie at the max up to float rounding, would get 0.5 or
-# ~0 depending on the batch they run in. Beyond the band (everywhere but within ~4% of a bin
-# width of a border) the value is exactly Eq. 6. The gradient w.r.t. delta is Eq. 8
-# everywhere, the band included (the ramp changes the value only).
-BORDER_BAND = 0.05
+# Half-width, in bin widths, of the band around each border that counts as "on the border":
+# q = delta / (2 gamma) within BORDER_BAND of an integer. It only has to cover float rounding:
+# deltas that tie (a static clip, frames equal to the max) differ by float32 rounding, 1e-7 to
+# 1e-6 of their value (also when computed in another batch, whose sums may run in another
+# order), which moves q by B times that: 1e-3 covers it for B up to 1000. Inside the band a
+# frame goes to the bin left of the border (bin 1 for border 0) with weight BORDER_WEIGHT, a
+# constant, so its gradient w.r.t. delta is 0, as Eq. 8's is on a border: the side of a border
+# that rounding puts a tied frame on changes neither its bin nor its weight. Outside the band
+# the weight is exactly Eq. 6 (at least 2 * BORDER_BAND: no frame is lost) and its gradient
+# exactly Eq. 8. The band alters 2 * BORDER_BAND = 0.2% of evenly spread frames; the weight
+# jumps at its edges, but ties gather on borders (the max, zeros, equal deltas), not there.
+BORDER_BAND = 1e-3
 # Sampling kernels: "linear" (Eq. 6, default) and "kronecker" (Eq. 5).
 KERNELS = ("linear", "kronecker")
 
@@ -69,34 +73,27 @@ def _check_inputs(
 
 
 def _linear_factors(
-    delta: torch.Tensor, q: torch.Tensor, idx: torch.Tensor, scale: torch.Tensor,
-    zero_gamma: torch.Tensor,
+    delta: torch.Tensor, q: torch.Tensor, idx: torch.Tensor, on_border: torch.Tensor,
+    scale: torch.Tensor, zero_gamma: torch.Tensor,
 ) -> torch.Tensor:
     """Eq. 6 weight of each frame in its own bin, per dimension, with exactly Eq. 8 as its
-    gradient (also in the border band, whose ramp changes the value only).
+    gradient; BORDER_WEIGHT, constant, within BORDER_BAND of a border.
 
     Args:
         delta: `[G, T, K]` similarity values (carry the gradient).
         q: `[G, T, K]` detached position in bin widths, `delta / (2 gamma)`, in `[0, B]`.
         idx: `[G, T, K]` 1-based bin of each frame.
+        on_border: `[G, T, K]` bool, q within BORDER_BAND of a border.
         scale: `[G, 1, K]` detached `1 / (2 gamma)` (B where gamma = 0).
         zero_gamma: `[G, 1, K]` bool, `max_t(delta) == 0`.
     """
     centre = 2 * idx.to(q.dtype) - 1  # beta_b / gamma (Eq. 3)
-    # Sign of (delta - beta_b), detached: -1 on and left of the centre, +1 right of it, so
-    # d(weight)/d(delta) is +1/gamma for beta_b - gamma < delta <= beta_b, else -1/gamma (Eq. 8).
+    # Sign of (delta - beta_b), detached: -1 on and left of the centre, +1 right of it, so the
+    # tent's d/d(delta) is +1/gamma for beta_b - gamma < delta <= beta_b, else -1/gamma (Eq. 8).
     sign = torch.where(2 * q > centre, 1.0, -1.0).to(q.dtype)
     tent = 1 - sign * (2 * delta * scale - centre)  # 1 - |delta - beta_b| / gamma (Eq. 6)
-    # Near a border (q within BORDER_BAND of an integer) the ramp's value takes over where it
-    # exceeds the tent: continuous in delta, BORDER_WEIGHT exactly on the border. Its slope
-    # (5x Eq. 8's, towards the border) is not used: the gradient stays the tent's (Eq. 8).
-    distance = (q - q.round()).abs()
-    ramp = (BORDER_WEIGHT * (1 - distance / BORDER_BAND)).clamp_min(0)
-    value = torch.maximum(ramp, tent.detach())
-    # Adds 0 to the value and the tent's gradient to it, except exactly on a border, where
-    # Eq. 8 is 0 (its intervals are open): e.g. the largest delta, which sets gamma.
-    weight = value + torch.where(distance > 0, tent - tent.detach(), torch.zeros_like(tent))
-    return torch.where(zero_gamma, torch.ones_like(weight), weight)  # gamma = 0: B' = 1
+    weight = torch.where(on_border, BORDER_WEIGHT, tent)
+    return torch.where(zero_gamma, 1.0, weight)  # gamma = 0: B' = 1
 
 
 def _rank(joint: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -139,14 +136,16 @@ def _bin_frames(
     zero_gamma = d_max == 0
     d_max = torch.where(zero_gamma, torch.ones_like(d_max), d_max)  # gamma = 0: every q is 0
     num = torch.tensor(bins, dtype=work, device=delta.device)
-    q = values / d_max * num  # delta / (2 gamma); d / max is exactly 1 for the max frame
-    upper = q.ceil()
-    idx = torch.minimum(upper.clamp_min(1), num).long()  # bin clamp(ceil(q), 1, B), 1-based
+    q = values / d_max * num  # delta / (2 gamma), in [0, B]; exactly B for the max frame
+    border = q.round()
+    on_border = (q - border).abs() <= BORDER_BAND
+    # 1-based bin: ceil(q), or the bin left of the border within its band (bin 1 for border 0).
+    idx = torch.where(on_border, border.clamp_min(1), q.ceil()).long()
     strides = torch.tensor([math.prod(bins[k + 1:]) for k in range(len(bins))], device=delta.device)
     joint = ((idx - 1) * strides).sum(dim=-1)  # row-major joint bin index (Eq. 9)
     rank, lengths = _rank(joint)
     if kernel == "linear":
-        weight = _linear_factors(delta, q, idx, num / d_max, zero_gamma).prod(dim=-1)
+        weight = _linear_factors(delta, q, idx, on_border, num / d_max, zero_gamma).prod(dim=-1)
     else:  # kronecker (Eq. 5): mean of the frames in the bin
         counts = torch.zeros_like(rank).scatter_add_(1, rank, torch.ones_like(rank))
         # Eq. 5 is piecewise constant: delta gets a zero gradient, but stays in the graph so
@@ -205,12 +204,13 @@ def similarity_guided_sampling(
     N*T*C*H*W, independent of B.
 
     Decisions where the paper's formulas are undefined:
-    - A frame exactly on a bin border (`delta = 2 b gamma`, including 0 and the max, where
-      Eq. 5/6 give 0 in every bin) goes to bin `clamp(ceil(delta / (2 gamma)), 1, B)`, with
-      weight BORDER_WEIGHT (linear, zero gradient w.r.t. delta as in Eq. 8) or as a member
-      (kronecker). No frame is ever lost. Within BORDER_BAND bins of a border the linear
-      weight is max(Eq. 6, a ramp from BORDER_WEIGHT down to 0), so it is continuous in delta
-      and float rounding cannot flip a tied frame between 0.5 and ~0.
+    - A frame on a bin border (`delta = 2 b gamma`, including 0 and the max, where Eq. 5/6
+      give 0 in every bin), or within BORDER_BAND bin widths of one (float-rounding
+      distance), goes to the bin left of the border (bin 1 for border 0) with weight
+      BORDER_WEIGHT (linear, zero gradient w.r.t. delta as in Eq. 8) or as a member
+      (kronecker). No frame is ever lost, the largest delta always keeps bin B, and frames
+      that tie up to float rounding (a static clip) get the same bins and weights in any
+      batch. Everywhere else the kernels are exactly Eq. 5/6, with exactly Eq. 8.
     - `max(delta) == 0` (gamma = 0): every frame goes to bin 1 with weight 1 (linear) / the
       mean (kronecker), so B' = 1 and never NaN. Identical deltas also give B' = 1.
     - Values below 0 are binned as 0 (the measures give delta >= 0).

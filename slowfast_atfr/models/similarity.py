@@ -21,7 +21,12 @@ _AZIMUTH_BINS = 8
 # 2 x 4 x 4 bins (Sec. 5.2.1).
 _RADIUS_BINS = 2
 _SPHERICAL_ANGLE_BINS = 4
-# Floor of the per-sample maximum distance that "mean_distance" divides by.
+# "mean_distance" treats a clip as (near-)static when its frames lie within this fraction of
+# their mean norm ||Z_t|| of their mean, and then divides by that fraction of the norm instead
+# of by the clip's own spread. Ordinary clips stay well above it: the untrained conv f_s of
+# X3D-S, whose biases dominate ||Z_t||, gives clips of noise a spread of 2-3% of the norm.
+_STATIC_SPREAD = 1e-3
+# Divisor floor of "mean_distance" for Z = 0 only, where any positive value gives delta = 1.
 _EPS = 1e-12
 
 
@@ -107,13 +112,26 @@ def magnitude(z: torch.Tensor) -> torch.Tensor:
 
 
 def mean_distance(z: torch.Tensor) -> torch.Tensor:
-    """Authors' code: `||Z_t - mean_t Z||`, divided by its per-sample maximum (to [0, 1]).
+    """Authors' code: `d_t = ||Z_t - mean_t Z||` over its per-sample maximum, with a floor
+    for near-static clips; `z: [N, T, L]` -> `[N, T]`, largest value 1.
 
-    Binning is scale invariant (gamma follows the maximum), so the rescaling only sets the
-    size of the gradient. `z: [N, T, L]` -> `[N, T]`.
+    `delta_t = 1 - (max_t d - d_t) / D`, `D = max(max_t d, _STATIC_SPREAD * mean_t ||Z_t||)`.
+    An ordinary clip has `D = max_t d`: delta is the authors' `d_t / max_t d`, bit for bit,
+    invariant to the scale and shift of Z. Without the floor the gradient grows as 1/spread
+    (6.4e5 for frames equal up to 1e-6) and a static clip's rounding noise is stretched over
+    all bins. A floor in the divisor alone would not help: binning follows the max (gamma,
+    Eq. 2), so it would cancel there and Eq. 8's 1/gamma would bring the 1/spread back. So
+    the frames are anchored at the largest d_t (delta 1, which sets gamma) and a near-static
+    clip's deltas stay within `max_t d / D` of it: its frames share the top bin or the top
+    few (B' small; a static clip is redundant). The floor scales with Z, so delta stays scale
+    invariant, and `||d delta_t / dZ|| <= (2 + _STATIC_SPREAD) / (_STATIC_SPREAD *
+    mean_t ||Z_t||)` on every clip.
     """
     dist = magnitude(z - z.mean(dim=1, keepdim=True))
-    return dist / dist.amax(dim=1, keepdim=True).clamp_min(_EPS)
+    top = dist.amax(dim=1, keepdim=True)
+    floor = _STATIC_SPREAD * magnitude(z).mean(dim=1, keepdim=True)
+    scale = torch.maximum(top, floor).clamp_min(_EPS)
+    return dist / scale + (1 - top / scale)  # the last term is exactly 0 where scale == top
 
 
 def _angles(z: torch.Tensor) -> torch.Tensor:

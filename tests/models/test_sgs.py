@@ -30,7 +30,7 @@ def _frames(values, channels=1):
 
 
 def _reference(x, delta, bins, kernel):
-    """Dense, per-sample, per-bin evaluation of Eq. 2-6 and Eq. 9 plus the border rules."""
+    """Dense, per-sample, per-bin evaluation of Eq. 2-6 and Eq. 9 plus the border rule."""
     if delta.dim() == 2:
         delta = delta.unsqueeze(-1)
     outs, lengths = [], []
@@ -50,12 +50,10 @@ def _reference(x, delta, bins, kernel):
                     nonzero = [b for b in range(num) if tents[b] > 0]
                     assert len(nonzero) <= 1, "tents overlap"
                     q = value / (2 * gamma)
-                    ramp = BORDER_WEIGHT * max(0.0, 1 - abs(q - round(q)) / BORDER_BAND)
-                    if nonzero:
-                        b, w = nonzero[0] + 1, max(tents[nonzero[0]], ramp)
+                    if abs(q - round(q)) <= BORDER_BAND:  # on a border: the bin to its left
+                        b, w = max(round(q), 1), BORDER_WEIGHT
                     else:
-                        b = min(max(math.ceil(value / (2 * gamma)), 1), num)
-                        w = BORDER_WEIGHT
+                        b, w = nonzero[0] + 1, tents[nonzero[0]]
                 joint = joint * num + (b - 1)
                 weight *= w
             members.setdefault(joint, []).append((t, weight))
@@ -147,7 +145,7 @@ def test_eq8_gradient_wrt_delta(b):
 def test_eq8_gradcheck_with_fixed_maximum():
     # gamma is a constant for autograd (Eq. 8), so check against finite differences while
     # the maximum frame (which sets gamma) is held fixed. The deltas keep 0.1 bin widths
-    # away from the borders, where the ramp's value (not Eq. 6) would differ from Eq. 8.
+    # away from the borders, whose bands (constant weight) a finite difference could cross.
     x = torch.randn(2, 3, 6, 2, 2, dtype=F64, requires_grad=True)
     bins = torch.tensor([2.0, 3.0], dtype=F64)
     position = torch.randint(0, 2, (2, 5, 2)) + 0.1 + 0.8 * torch.rand(2, 5, 2, dtype=F64)
@@ -158,18 +156,6 @@ def test_eq8_gradcheck_with_fixed_maximum():
         return similarity_guided_sampling(x, torch.cat([rest, top], dim=1), (2, 3))[0]
 
     assert torch.autograd.gradcheck(fn, (x, rest))
-
-
-def test_eq8_holds_in_the_border_band():
-    # gamma = 1 (max 4, B = 2). delta = 1.99 is 0.005 bins left of the border between bins 1
-    # and 2: the ramp sets its value (about 0.45, not Eq. 6's 0.01), but its gradient is
-    # Eq. 8's -1/gamma (right of beta_1 = 1), not the ramp's slope towards the border.
-    delta = torch.tensor([[0.5, 1.99, 4.0]], dtype=F64, requires_grad=True)
-    out, _ = similarity_guided_sampling(_frames([1.0, 1.0, 1.0]), delta, 2)
-    ramp = BORDER_WEIGHT * (1 - 0.005 / BORDER_BAND)
-    assert float(out[0, 0, 0].detach()) == pytest.approx(0.5 + ramp)  # Eq. 6 for delta = 0.5
-    out[0, 0, 0].sum().backward()
-    torch.testing.assert_close(delta.grad, torch.tensor([[1.0, -1.0, 0.0]], dtype=F64))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
@@ -195,16 +181,111 @@ def test_kronecker_gradients():
     assert delta.grad is not None and not delta.grad.any()  # Eq. 5 is piecewise constant
 
 
+# --- bin borders: Eq. 6 up to BORDER_BAND, a fixed rule inside it -------------------------
+
+
+def _bins_and_weights(delta, num_bins, kernel="linear"):
+    """Each frame's kept-bin position and weight, read off one-hot frames, and B'."""
+    n, t = delta.shape[:2]
+    x = torch.eye(t, dtype=delta.dtype).view(1, t, t, 1, 1).repeat(n, 1, 1, 1, 1)
+    out, lengths = similarity_guided_sampling(x, delta, num_bins, kernel)
+    per_bin = out.detach()[..., 0, 0]  # [N, frame, kept bin]: frame t only in channel t
+    assert ((per_bin != 0).sum(dim=2) == 1).all(), "every frame lands in exactly one bin"
+    return (per_bin != 0).to(torch.int64).argmax(dim=2), per_bin.sum(dim=2), lengths
+
+
+def test_eq6_exactly_next_to_a_border():
+    # B = 2, max 4: gamma = 1, bin width 2 gamma = 2, centres 1 and 3, borders at 0, 2, 4.
+    # Eq. 6 by hand, 1 - |delta - beta_b| / gamma, outside the band (> 1e-3 bin widths):
+    #   1.98 (1e-2 bins left of 2): bin 1, 1 - |1.98 - 1| = 0.02
+    #   2.02 (1e-2 bins right of 2): bin 2, 1 - |2.02 - 3| = 0.02
+    #   1.996 (2e-3 bins left of 2): bin 1, 1 - |1.996 - 1| = 0.004
+    #   0.02 (1e-2 bins right of 0): bin 1, 1 - |0.02 - 1| = 0.02
+    #   1.0 (centre of bin 1): 1
+    # Inside the band (<= 1e-3 bins): the bin left of the border, BORDER_WEIGHT:
+    #   1.999, 2.0, 2.001 (5e-4 bins from 2, either side, and on it): bin 1
+    #   0.0 (border 0): bin 1; 4.0 (the max, border 4): bin 2.
+    delta = torch.tensor([[1.98, 2.02, 1.996, 0.02, 1.0, 1.999, 2.0, 2.001, 0.0, 4.0]], dtype=F64)
+    bins, weights, lengths = _bins_and_weights(delta, 2)
+    assert lengths.tolist() == [2]
+    assert bins.tolist() == [[0, 1, 0, 0, 0, 0, 0, 0, 0, 1]]
+    w = BORDER_WEIGHT
+    expected = torch.tensor([[0.02, 0.02, 0.004, 0.02, 1.0, w, w, w, w, w]], dtype=F64)
+    torch.testing.assert_close(weights, expected, rtol=0, atol=1e-12)
+    kron_bins, _, kron_lengths = _bins_and_weights(delta, 2, kernel="kronecker")
+    assert torch.equal(kron_bins, bins) and torch.equal(kron_lengths, lengths)
+
+
+def test_eq8_is_the_gradient_of_eq6_next_to_a_border():
+    # gamma = 1 (max 4, B = 2). 1.98 is 1e-2 bins left of the border at 2, right of beta_1 = 1:
+    # Eq. 8 gives -I/gamma = -1. 2.02 is 1e-2 bins right of it, left of beta_2 = 3: +I/gamma
+    # = +10. The max sits on a border: 0. The value is Eq. 6 (0.02 each), and its finite
+    # differences give the same slopes: value and gradient are one function.
+    frames = [1.0, 10.0, 100.0]
+
+    def out_of(delta):
+        return similarity_guided_sampling(_frames(frames), delta, 2)[0].sum()
+
+    delta = torch.tensor([[1.98, 2.02, 4.0]], dtype=F64, requires_grad=True)
+    out = out_of(delta)
+    torch.testing.assert_close(out.detach(), torch.tensor(0.02 * 1 + 0.02 * 10 + 0.5 * 100,
+                                                          dtype=F64), rtol=0, atol=1e-12)
+    out.backward()
+    torch.testing.assert_close(delta.grad, torch.tensor([[-1.0, 10.0, 0.0]], dtype=F64),
+                               rtol=0, atol=1e-12)
+    h = 1e-6
+    for t in range(2):
+        step = torch.zeros(1, 3, dtype=F64)
+        step[0, t] = h
+        slope = (out_of(delta.detach() + step) - out_of(delta.detach() - step)) / (2 * h)
+        assert float(slope) == pytest.approx(float(delta.grad[0, t]), abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("num_bins", [4, 16, 64])
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_static_clip_gets_the_same_bins_and_weights_in_any_batch(dtype, num_bins, kernel):
+    # Identical frames give deltas that tie up to float rounding, and differently in another
+    # batch (up to ~1e-7 relative, 1e-6 here for margin). Which of them comes out largest,
+    # or on which side of a border, must change neither B' nor any weight.
+    t = 16
+    others = torch.rand(5, t, dtype=dtype)
+    weight = BORDER_WEIGHT if kernel == "linear" else 1 / t
+    for i, noise in enumerate([1e-7, 1e-6, 1e-7, 1e-6, 0.0, 1e-7]):
+        static = (0.7 * (1 + noise * torch.randn(1, t, dtype=F64))).to(dtype)
+        for batch, row in ((static, 0), (torch.cat([others[:i], static, others[i:]]), i)):
+            bins, weights, lengths = _bins_and_weights(batch, num_bins, kernel)
+            assert lengths[row] == 1 and not bins[row].any()
+            assert (weights[row] == weight).all()
+
+
+@pytest.mark.parametrize("num_bins", [1, 3, 8, 20])
+def test_the_largest_delta_is_never_lost(num_bins):
+    # float32 deltas, some of them tied with the max up to rounding: the max frame keeps the
+    # last kept bin (bin B) with BORDER_WEIGHT, and no frame is lost.
+    delta = torch.rand(200, 8)
+    delta[::2, 3] = delta[::2].amax(dim=1) * (1 - 1e-7 * torch.rand(100))
+    bins, weights, lengths = _bins_and_weights(delta, num_bins)
+    top = delta.argmax(dim=1, keepdim=True)
+    assert torch.equal(bins.gather(1, top).squeeze(1), lengths - 1)
+    assert (weights.gather(1, top) == BORDER_WEIGHT).all()
+    assert (weights > 0).all()
+
+
 # --- invariants -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("quantised", [True, False])
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("bins", [(3,), (5,), (2, 3), (4, 1, 2)])
-def test_matches_dense_reference(kernel, bins):
+def test_matches_dense_reference(kernel, bins, quantised):
     n, t = 3, 9
     x = torch.randn(n, 2, t, 2, 1, dtype=F64)
-    # Quantised deltas put many frames exactly on bin borders.
-    delta = torch.randint(0, 7, (n, t, len(bins))).to(F64) / 2
+    # Quantised deltas put many frames exactly on bin borders, continuous ones anywhere.
+    if quantised:
+        delta = torch.randint(0, 7, (n, t, len(bins))).to(F64) / 2
+    else:
+        delta = torch.rand(n, t, len(bins), dtype=F64)
     delta[0] = 0.0  # gamma = 0 for the whole first sample
     delta = delta.squeeze(-1) if len(bins) == 1 else delta
     num_bins = bins[0] if len(bins) == 1 else bins
@@ -500,6 +581,24 @@ def test_static_clip_gives_one_bin(measure, net):
         mode()
         _, lengths = module(frame.expand(2, 4, 6, 3, 3))
         assert lengths.tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("measure", ["magnitude", "mean_distance"])
+@pytest.mark.parametrize("net", sorted(SIMILARITY_NETS))
+def test_a_static_clip_gives_the_same_output_in_any_batch(measure, net):
+    # float32, batches of other sizes and contents: f_s may round the static clip's frames
+    # differently, but its frames tie within the border band: B' = 1, each frame weight 0.5.
+    module = _sgs(measure=measure, similarity_net=net).eval()
+    static = torch.randn(1, 4, 1, 3, 3).expand(1, 4, 6, 3, 3)
+    alone, length = module(static)
+    assert length.tolist() == [1]
+    torch.testing.assert_close(alone[:, :, 0], BORDER_WEIGHT * static.sum(dim=2))
+    for size, row in ((3, 1), (8, 5)):
+        batch = torch.randn(size, 4, 6, 3, 3)
+        batch[row] = static[0]
+        out, lengths = module(batch)
+        assert lengths[row] == 1
+        torch.testing.assert_close(out[row : row + 1, :, :1], alone)
 
 
 @pytest.mark.parametrize("net", sorted(SIMILARITY_NETS))

@@ -5,7 +5,9 @@ import math
 import pytest
 import torch
 
+from slowfast_atfr.models.sgs import similarity_guided_sampling
 from slowfast_atfr.models.similarity import (
+    _STATIC_SPREAD,
     MEASURES,
     SIMILARITY_NETS,
     angular,
@@ -67,7 +69,50 @@ def test_mean_distance_is_scale_and_shift_invariant():
     expected = (z - z.mean(1, keepdim=True)).norm(dim=-1)
     torch.testing.assert_close(d, expected / expected.amax(1, keepdim=True))
     torch.testing.assert_close(mean_distance(3 * z + 2), d)
-    assert not mean_distance(torch.ones(2, 5, 4)).any()  # static clip: all distances 0
+    # Static clips (all distances 0, Z = 0 included): every frame ties with the largest, 1.
+    assert torch.equal(mean_distance(torch.ones(2, 5, 4)), torch.ones(2, 5))
+    assert torch.equal(mean_distance(torch.zeros(2, 5, 4)), torch.ones(2, 5))
+
+
+def _near_static(noise, n=3, t=8, dim=4):
+    """float64 clips whose frames equal one random vector up to `noise` per element."""
+    return torch.randn(n, 1, dim, dtype=torch.float64) + noise * torch.randn(
+        n, t, dim, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("spread", [1.0, 1e-2])
+def test_mean_distance_is_the_authors_on_ordinary_clips(spread):
+    # Ordinary clips, down to a spread of 1% of ||Z_t|| (10x the floor): d_t / max_t d, bit
+    # for bit, so the binning is unchanged too.
+    z = _near_static(spread)
+    dist = magnitude(z - z.mean(dim=1, keepdim=True))
+    assert torch.equal(mean_distance(z), dist / dist.amax(dim=1, keepdim=True))
+
+
+@pytest.mark.parametrize("noise", [1e-4, 1e-6, 1e-9])
+def test_mean_distance_gradient_is_bounded_on_near_static_clips(noise):
+    # ||d delta_t / dZ|| <= (2 + f) / (f * mean_t ||Z_t||), f = _STATIC_SPREAD, whatever the
+    # spread; dividing by the spread alone gave ~2 / spread (6.4e5 at noise 1e-6).
+    z = _near_static(noise)
+    jac = torch.autograd.functional.jacobian(mean_distance, z)  # [N, T, N, T, L]
+    per_frame = jac.flatten(2).norm(dim=2)  # [N, T]
+    bound = (2 + _STATIC_SPREAD) / (_STATIC_SPREAD * magnitude(z).mean(dim=1, keepdim=True))
+    assert (per_frame <= bound).all() and torch.isfinite(per_frame).all()
+    assert per_frame.max() > 0.1 * bound.min()  # the bound is not loose by orders
+
+
+@pytest.mark.parametrize("noise", [1e-6, 1e-9, 0.0])
+def test_mean_distance_keeps_a_near_static_clip_in_one_bin(noise):
+    # With B = T bins, the spread-only measure stretched these tiny differences over [0, 1]
+    # (B' of 4-6 here); the floor keeps every delta within max_t d / D (~1e-3 at noise 1e-6)
+    # of 1, inside the top bin (1 - 1/T, 1].
+    z = _near_static(noise)
+    t = z.shape[1]
+    delta = mean_distance(z)
+    assert ((delta > 1 - 1 / t) & (delta <= 1 + 1e-12)).all()
+    x = torch.randn(z.shape[0], 2, t, 1, 1, dtype=torch.float64)
+    _, lengths = similarity_guided_sampling(x, delta, t)
+    assert lengths.tolist() == [1] * z.shape[0]
 
 
 @pytest.mark.parametrize("name", sorted(MEASURES))
