@@ -20,8 +20,9 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest", "scikit-video", "ruff", "matplotlib", "tensorboard"],
+        "test": ["pytest", "scikit-video", "ruff", "matplotlib", "tensorboard", "scikit-image"],
         "plots": ["matplotlib"],
+        "photos": ["scikit-image"],
         "tensorboard": ["tensorboard"],
     },
 )

@@ -10,7 +10,7 @@ import fcntl
 import json
 import logging
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -47,19 +47,22 @@ def _classes(num_classes: int) -> Tuple[str, ...]:
     return MOTION_CLASSES[:num_classes]
 
 
-def _rng(seed: int, split: str, class_idx: int, number: int) -> np.random.Generator:
+def _video_rng(seed: int, split: str, class_idx: int, number: int) -> np.random.Generator:
+    """The generator of one video: it depends on nothing else, so any subset is reproducible."""
     return np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_IDS[split], class_idx,
                                                          number]))
 
 
-def _atomic_write(path: str, text: str) -> None:
+def atomic_write(path: str, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the whole new one."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
 
 
-def _split_counts(videos_per_class: int, val_per_class: int, test_per_class: int):
+def split_counts(videos_per_class: int, val_per_class: int, test_per_class: int):
+    """{split: videos per class}, checked."""
     counts = {"train": videos_per_class, "val": val_per_class, "test": test_per_class}
     for split, n in counts.items():
         if n < 0:
@@ -68,8 +71,49 @@ def _split_counts(videos_per_class: int, val_per_class: int, test_per_class: int
 
 
 def _write_clip(path: str, frames: np.ndarray, fps: int, codec: str) -> None:
+    """`write_video` with the demo's quality settings for `codec`."""
     options = _VP8_OPTIONS if codec == "libvpx" else _X264_OPTIONS if codec == "libx264" else {}
     write_video(path, frames, fps=fps, codec=codec, options=options)
+
+
+def kinetics_video_path(split: str, name: str, number: int) -> str:
+    """Path of video `number` of class `name`, relative to the data set's root."""
+    return f"videos/{split}/{name}/{name}_{number:03d}.mp4"
+
+
+def write_kinetics_videos(root: str, classes: Sequence[str], counts: Dict[str, int],
+                          render: Callable[[str, int, np.random.Generator], np.ndarray], *,
+                          seed: int, fps: int, codec: str, desc: str) -> Dict[str, List[str]]:
+    """Render and write every video of every split (`render(class name, number, rng)` gives
+    its frames, rng seeded by (seed, split, class, number)); returns each split's list lines.
+    """
+    codec = available_codec(codec)
+    lines: Dict[str, List[str]] = {split: [] for split in counts}
+    videos = [(split, label, name, number) for split, count in counts.items()
+              for label, name in enumerate(classes) for number in range(count)]
+    logger.info("Writing %s: %d videos to %s.", desc, len(videos), root)
+    for split, label, name, number in track(videos, len(videos), desc, "video"):
+        rel = kinetics_video_path(split, name, number)
+        os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
+        clip = render(name, number, _video_rng(seed, split, label, number))
+        _write_clip(os.path.join(root, rel), clip, fps, codec)
+        lines[split].append(f"{rel} {label}")
+    return lines
+
+
+def write_kinetics_lists(root: str, classes: Sequence[str],
+                         lines: Dict[str, List[str]]) -> Dict[str, int]:
+    """Write classes.json, then the {split}.csv lists (`relative/path label` lines), each
+    atomically: the lists come last, so they mark a complete data set.
+
+    Returns:
+        {class name: label}.
+    """
+    mapping = {name: label for label, name in enumerate(classes)}
+    atomic_write(os.path.join(root, "classes.json"), json.dumps(mapping, indent=1) + "\n")
+    for split, split_lines in lines.items():
+        atomic_write(os.path.join(root, f"{split}.csv"), "".join(f"{x}\n" for x in split_lines))
+    return mapping
 
 
 def make_demo_dataset(
@@ -102,24 +146,13 @@ def make_demo_dataset(
         {class name: label}.
     """
     classes = _classes(num_classes)
-    counts = _split_counts(videos_per_class, val_videos_per_class, test_videos_per_class)
+    counts = split_counts(videos_per_class, val_videos_per_class, test_videos_per_class)
     if size % 2:
         raise ValueError(f"size={size} must be even (yuv420p).")
-    codec = available_codec(codec)
-    lines: Dict[str, List[str]] = {split: [] for split in counts}
-    videos = [(split, label, name, number) for split, count in counts.items()
-              for label, name in enumerate(classes) for number in range(count)]
-    logger.info("Writing the demo data set: %d videos to %s.", len(videos), root)
-    for split, label, name, number in track(videos, len(videos), "Demo videos", "video"):
-        rel = f"videos/{split}/{name}/{name}_{number:03d}.mp4"
-        os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
-        clip = render_clip(name, _rng(seed, split, label, number), frames, size)
-        _write_clip(os.path.join(root, rel), clip, fps, codec)
-        lines[split].append(f"{rel} {label}")
-    mapping = {name: label for label, name in enumerate(classes)}
-    _atomic_write(os.path.join(root, "classes.json"), json.dumps(mapping, indent=1) + "\n")
-    for split, split_lines in lines.items():
-        _atomic_write(os.path.join(root, f"{split}.csv"), "".join(f"{x}\n" for x in split_lines))
+    lines = write_kinetics_videos(
+        root, classes, counts, lambda name, number, rng: render_clip(name, rng, frames, size),
+        seed=seed, fps=fps, codec=codec, desc="Demo videos")
+    mapping = write_kinetics_lists(root, classes, lines)
     logger.info("Demo data set (%d classes, %s videos per class) written to %s.",
                 len(classes), counts, root)
     return mapping
@@ -150,7 +183,7 @@ def make_demo_ssv2_dataset(
     classes = _classes(num_classes)
     if ext not in ("webm", "mp4"):
         raise ValueError(f"ext={ext!r} must be 'webm' or 'mp4'.")
-    counts = _split_counts(videos_per_class, val_videos_per_class, 0)
+    counts = split_counts(videos_per_class, val_videos_per_class, 0)
     codec = available_codec("libvpx" if ext == "webm" else "libx264")
     os.makedirs(root, exist_ok=True)
     lists: Dict[str, List[dict]] = {"train": [], "val": []}
@@ -159,7 +192,7 @@ def make_demo_ssv2_dataset(
         for label, name in enumerate(classes):
             for number in range(counts[split]):
                 video_id += 1
-                rng = _rng(seed, split, label, number)
+                rng = _video_rng(seed, split, label, number)
                 clip = render_clip(name, rng, frames, size)
                 obj = _OBJECTS[int(rng.integers(len(_OBJECTS)))]
                 template = SSV2_TEMPLATES[name]
@@ -167,11 +200,11 @@ def make_demo_ssv2_dataset(
                     "[something]", obj), "template": template, "placeholders": [obj]})
                 _write_ssv2_clip(root, str(video_id), clip, fps, codec, ext, as_frames)
     for split, name in (("train", "train"), ("val", "validation")):
-        _atomic_write(os.path.join(root, f"something-something-v2-{name}.json"),
-                      json.dumps(lists[split], indent=1) + "\n")
+        atomic_write(os.path.join(root, f"something-something-v2-{name}.json"),
+                     json.dumps(lists[split], indent=1) + "\n")
     labels = {SSV2_TEMPLATES[n].replace("[", "").replace("]", ""): i for i, n in enumerate(classes)}
-    _atomic_write(os.path.join(root, "something-something-v2-labels.json"),
-                  json.dumps({k: str(v) for k, v in labels.items()}, indent=1) + "\n")
+    atomic_write(os.path.join(root, "something-something-v2-labels.json"),
+                 json.dumps({k: str(v) for k, v in labels.items()}, indent=1) + "\n")
     logger.info("Demo SSv2 data set (%d classes) written to %s.", len(classes), root)
     return labels
 
