@@ -51,7 +51,7 @@ class Kinetics(VideoDataset):
     """Kinetics-style data set: DATA.PATH_TO_DATA_DIR/{train,val,test}.csv.
 
     Relative video paths are joined to DATA.PATH_PREFIX, else taken from the working directory
-    as in PySlowFast (or, with a warning, from the list's folder where only that has them).
+    as in PySlowFast (or, with a log line, from the list's folder where only that has them).
 
     With DATA.AUTO_CREATE_DEMO the built-in demo data set is written there first when the
     list files are missing.

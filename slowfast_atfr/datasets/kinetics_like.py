@@ -23,6 +23,7 @@ from slowfast_atfr.datasets.photo_clips import (
     PHOTO_CLASSES,
     Difficulty,
     check_photos,
+    level_of,
     render_photo_clip,
 )
 
@@ -77,10 +78,10 @@ def make_kinetics_like_dataset(
     classes = list(PHOTO_CLASSES)[:num_classes]
     lines = write_kinetics_videos(
         root, classes, counts,
-        lambda name, number, rng: render_photo_clip(name, LEVELS[number % len(LEVELS)], rng,
-                                                    frames, size, difficulty),
+        lambda name, number, rng: render_photo_clip(name, level_of(number), rng, frames, size,
+                                                    difficulty),
         seed=seed, fps=fps, codec=codec, desc="Kinetics-like videos")
-    levels = {kinetics_video_path(split, name, number): LEVELS[number % len(LEVELS)]
+    levels = {kinetics_video_path(split, name, number): level_of(number)
               for split, count in counts.items() for name in classes for number in range(count)}
     atomic_write(os.path.join(root, "motion_levels.json"), json.dumps(levels, indent=1) + "\n")
     mapping = write_kinetics_lists(root, classes, lines)

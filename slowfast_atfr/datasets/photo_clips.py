@@ -26,6 +26,12 @@ import numpy as np
 
 LEVELS = ("static", "slow", "fast", "shaky", "cut")
 
+
+def level_of(number: int) -> str:
+    """The level of video `number` of a class: round-robin, so that every class x level cell
+    has videos in every split of at least len(LEVELS) videos per class."""
+    return LEVELS[number % len(LEVELS)]
+
 _LEFT, _RIGHT, _WHOLE = (0.0, 0.0, 1.0, 0.5), (0.0, 0.5, 1.0, 1.0), (0.0, 0.0, 1.0, 1.0)
 # Label order: {class: (photograph, region as (top, left, bottom, right) fractions)}. The two
 # halves of one photograph share palette and texture, so they are each other's confusers;
