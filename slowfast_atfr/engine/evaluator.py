@@ -126,7 +126,7 @@ def perform_test(cfg: CfgNode, model: torch.nn.Module,
                  num_spatial_crops=cfg.TEST.NUM_SPATIAL_CROPS)
     stats = meter.log_final(cfg.OUTPUT_DIR, extra=extra)
     stats.update(cost)
-    _save_results(cfg, meter)
+    _save_results(cfg, meter, stats_meter)
     return stats
 
 
@@ -181,7 +181,8 @@ def results_format(path: str) -> str:
     return "pickle" if extension == ".pkl" else "torch"
 
 
-def _save_results(cfg: CfgNode, meter: TestMeter) -> None:
+def _save_results(cfg: CfgNode, meter: TestMeter,
+                  stats_meter: Optional[ATFRStatsMeter] = None) -> None:
     """Save the video predictions to OUTPUT_DIR/TEST.SAVE_RESULTS_PATH (rank 0).
 
     The extension chooses the format (`results_format`; any other extension raises
@@ -195,7 +196,8 @@ def _save_results(cfg: CfgNode, meter: TestMeter) -> None:
       (a bad video skipped with TEST.SKIP_BAD_VIDEOS) has NaN probabilities and label -1.
     - `.pyth` / `.pt`: `torch.save` of `TestMeter.video_predictions()`: {"probs" [V', K]
       (summed or max over the views, as ensembled), "labels" [V'], "ids" [V']} of the V'
-      scored videos.
+      scored videos, plus "bprime" [V', P] (mean B' over the video's views) for an ATFR
+      model.
     """
     if not cfg.TEST.SAVE_RESULTS_PATH:
         return
@@ -205,6 +207,8 @@ def _save_results(cfg: CfgNode, meter: TestMeter) -> None:
     path = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
     preds = meter.video_predictions()
     if kind == "torch":
+        if stats_meter is not None:
+            preds["bprime"] = stats_meter.mean_by_video(meter.video_ids, preds["ids"])
         torch.save(preds, path)
     else:
         with open(path, "wb") as f:

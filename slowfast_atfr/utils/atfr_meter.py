@@ -61,6 +61,23 @@ class ATFRStatsMeter:
         """How many clips have each per-pathway length tuple."""
         return Counter(tuple(row) for row in self.lengths[self._recorded()].tolist())
 
+    def mean_by_video(self, video_ids: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Mean B' [len(ids), P] over the recorded views of each video in `ids` (NaN for a
+        video with none), given the video of every clip `video_ids` [num_clips]; saved with
+        the test predictions so that B' can be grouped by anything known per video."""
+        recorded = self._recorded()
+        videos, lengths = video_ids.long()[recorded], self.lengths[recorded].double()
+        row = torch.full((int(video_ids.max()) + 1 if video_ids.numel() else 0,), -1,
+                         dtype=torch.long)
+        row[ids.long()] = torch.arange(len(ids))
+        rows = row[videos]
+        keep = rows >= 0
+        sums = torch.zeros(len(ids), lengths.shape[1], dtype=torch.float64)
+        sums.index_add_(0, rows[keep], lengths[keep])
+        counts = torch.zeros(len(ids), dtype=torch.float64).index_add_(
+            0, rows[keep], torch.ones(int(keep.sum()), dtype=torch.float64))
+        return (sums / counts.unsqueeze(1)).float()
+
     def summary(self, gflops_of: Callable[[Tuple[int, ...]], float], baseline_gflops: float,
                 class_names: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         """Mean GFLOPs, baseline GFLOPs, B' histogram per pathway and mean B' per class.

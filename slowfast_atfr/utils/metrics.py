@@ -39,30 +39,37 @@ def paired_top1_gap(probs_a: torch.Tensor, probs_b: torch.Tensor, labels: torch.
 
     Resampling videos, with both models' results for a video kept together, keeps the
     correlation between the models: the interval is much tighter than two separate ones. On a
-    few dozen test videos it shows how far a top-1 difference can be trusted.
+    few dozen test videos it shows how far a top-1 difference can be trusted. Given the
+    scores of S pairs of models (e.g. one pair per training seed) on the same videos, the
+    difference is their mean, and a resampled video brings its result in every pair along.
 
     Args:
-        probs_a, probs_b: scores [V, K] of the two models for the same V videos, same order.
+        probs_a, probs_b: scores [V, K] of the two models for the same V videos, same order;
+            or [S, V, K] for S pairs of models.
         labels: class indices [V].
         resamples: bootstrap resamples.
         level: coverage of the percentile interval.
         seed: seed of the resampling.
 
     Returns:
-        {"gap", "low", "high"} in percentage points, "videos" V and "resolution" (the points
-        one video is worth).
+        {"gap", "low", "high"} in percentage points, "videos" V, "pairs" S and "resolution"
+        (the points one video of one pair is worth).
     """
     videos = labels.shape[0]
-    if probs_a.shape != probs_b.shape or probs_a.shape[0] != videos or videos == 0:
+    if (probs_a.shape != probs_b.shape or probs_a.dim() not in (2, 3)
+            or probs_a.shape[-2] != videos or videos == 0):
         raise ValueError(f"Need scores of both models for the same videos: probs_a "
                          f"{tuple(probs_a.shape)}, probs_b {tuple(probs_b.shape)}, labels "
                          f"{tuple(labels.shape)}.")
     if not 0 < level < 1:
         raise ValueError(f"level={level} must be in (0, 1).")
-    diff = 100.0 * ((probs_b.argmax(1) == labels).double() - (probs_a.argmax(1) == labels).double())
+    pairs = 1 if probs_a.dim() == 2 else probs_a.shape[0]
+    correct_a = (probs_a.argmax(-1) == labels).double().reshape(pairs, videos)
+    correct_b = (probs_b.argmax(-1) == labels).double().reshape(pairs, videos)
+    diff = 100.0 * (correct_b - correct_a).mean(0)  # [V]: mean over the pairs
     gen = torch.Generator().manual_seed(seed)
     means = diff[torch.randint(videos, (resamples, videos), generator=gen)].mean(dim=1)
     tail = (1.0 - level) / 2
     low, high = torch.quantile(means, torch.tensor([tail, 1.0 - tail], dtype=means.dtype))
     return {"gap": float(diff.mean()), "low": float(low), "high": float(high),
-            "videos": videos, "resolution": 100.0 / videos}
+            "videos": videos, "pairs": pairs, "resolution": 100.0 / (videos * pairs)}

@@ -117,7 +117,8 @@ def _class_means(by_class: Mapping[str, Any], pathway: int) -> Dict[str, float]:
 
 
 def plot_bprime_by_class(stats: Mapping[str, Any], path: str, pathway: int = 0,
-                         title: str = "mean B' per class", max_classes: int = 30) -> str:
+                         title: str = "mean B' per class", max_classes: int = 30,
+                         axis_label: str = "class") -> str:
     """Table 5 as a chart: mean B' of each class, sorted from the lowest to the highest.
 
     The class axis is labelled with the class names (the keys of the stats). With more than
@@ -129,6 +130,7 @@ def plot_bprime_by_class(stats: Mapping[str, Any], path: str, pathway: int = 0,
         pathway: which pathway's B' (named in the title).
         title: figure title.
         max_classes: most classes shown.
+        axis_label: what the keys are (e.g. "motion level" for B' per motion level).
     Returns:
         `path`.
     """
@@ -154,7 +156,7 @@ def plot_bprime_by_class(stats: Mapping[str, Any], path: str, pathway: int = 0,
         ax.axhline(half - 0.5, color="gray", linestyle=":")
     ax.set_yticks(np.arange(len(names)))
     ax.set_yticklabels(names)
-    ax.set_ylabel("class")
+    ax.set_ylabel(axis_label)
     ax.set_xlabel("mean number of active bins B'")
     ax.set_title(heading)
     for y, value in enumerate(values):

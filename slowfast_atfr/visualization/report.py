@@ -2,7 +2,7 @@
 
 import json
 import os
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Sequence, Union
 
 from slowfast_atfr.utils import logging
 from slowfast_atfr.visualization import plots
@@ -28,7 +28,8 @@ def plot_run(run: Mapping[str, Any], out_dir: str) -> List[str]:
     Args:
         run: a `load_run` dict (or a summary entry) with "name", "bprime_histogram",
             "mean_bprime_by_class" and optionally "full_lengths" (T per pathway at the
-            sampler: the histograms' axis ends there), "gflops", "baseline_gflops".
+            sampler: the histograms' axis ends there), "gflops", "baseline_gflops" and
+            "mean_bprime_by_motion" ({motion level: B'}, the Kinetics-like miniature).
         out_dir: folder of the PNGs `<name>_bprime_histogram.png`, `<name>_bprime_by_class.png`
             (pathway 0) and `..._pathway<p>.png` (pathway p > 0).
     """
@@ -48,6 +49,13 @@ def plot_run(run: Mapping[str, Any], out_dir: str) -> List[str]:
             paths.append(plots.plot_bprime_by_class(
                 stats, _png(out_dir, name, "bprime_by_class", pathway), pathway,
                 title=f"{name}: mean B' per class"))
+    by_motion = run.get("mean_bprime_by_motion")
+    if by_motion:
+        for pathway in range(_num_pathways(by_motion)):
+            paths.append(plots.plot_bprime_by_class(
+                {"mean_bprime_by_class": by_motion},
+                _png(out_dir, name, "bprime_by_motion", pathway), pathway,
+                title=f"{name}: mean B' per motion level", axis_label="motion level"))
     return paths
 
 
@@ -101,12 +109,18 @@ def summary_runs(summary: Mapping[str, Any]) -> List[Dict[str, Any]]:
     return runs
 
 
-def plot_summary(summary_path: str, out_dir: str) -> List[str]:
-    """Fig. 3 and Table 5 of the summary's ATFR run, and Fig. 4 over all of its runs."""
-    if not os.path.isfile(summary_path):
-        raise FileNotFoundError(f"No summary at {summary_path}.")
-    with open(summary_path) as f:
-        summary = json.load(f)
+def plot_summary(summary: Union[str, Mapping[str, Any]], out_dir: str) -> List[str]:
+    """Fig. 3 and Table 5 of the summary's ATFR run, and Fig. 4 over all of its runs.
+
+    Args:
+        summary: a reproduce summary, or the path of its summary.json.
+        out_dir: folder of the PNGs.
+    """
+    if isinstance(summary, str):
+        if not os.path.isfile(summary):
+            raise FileNotFoundError(f"No summary at {summary}.")
+        with open(summary) as f:
+            summary = json.load(f)
     runs = summary_runs(summary)
     atfr = [r for r in runs if r["name"] == "atfr"]
     paths = plot_run(atfr[0], out_dir) if atfr else []

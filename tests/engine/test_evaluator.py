@@ -36,7 +36,8 @@ def test_skipped_bad_videos_are_reported_not_scored(tmp_path, monkeypatch):
 
 def test_atfr_stats_are_per_clip_and_written(tmp_path):
     cfg = tiny_cfg(tmp_path, **{"ATFR.ENABLED": True, "ATFR.PATHWAYS": [True],
-                                "TEST.NUM_ENSEMBLE_VIEWS": 3})
+                                "TEST.NUM_ENSEMBLE_VIEWS": 3,
+                                "TEST.SAVE_RESULTS_PATH": "preds.pyth"})
     stats = run_test(cfg)
     with open(os.path.join(str(tmp_path), "atfr_stats_test.json")) as f:
         written = json.load(f)
@@ -59,6 +60,12 @@ def test_atfr_stats_are_per_clip_and_written(tmp_path):
     final = _final_record(tmp_path)
     assert final["mean_gflops"] == pytest.approx(written["mean_gflops"])
     assert final["baseline_gflops"] == pytest.approx(written["baseline_gflops"])
+    # The saved predictions carry each video's B' averaged over its 3 views: every video has
+    # 3 views, so their mean is the clips' mean B'.
+    preds = torch.load(tmp_path / "preds.pyth", weights_only=True)
+    assert preds["bprime"].shape == (8, 1)
+    assert ((preds["bprime"] >= 1) & (preds["bprime"] <= 4)).all()
+    assert preds["bprime"].mean().item() == pytest.approx(written["mean_bprime"][0])
 
 
 def test_optimized_test_run_gives_the_same_results(tmp_path):

@@ -137,3 +137,18 @@ def test_atfr_meter_mean_bprime_per_block_and_class():
         "a": {"pathway0": [1.5, 1.0], "pathway1": [7.0]},
         "b": {"pathway0": [1.0, 2.0], "pathway1": [4.0]},
     }
+
+
+def test_atfr_meter_mean_bprime_per_video_over_its_recorded_views():
+    meter = ATFRStatsMeter(num_clips=6, num_pathways=2)
+    # Video v has clips 2v, 2v+1; clip 4 (video 2) is never recorded (a skipped view).
+    meter.update(torch.tensor([0, 1, 2, 3, 5]),
+                 torch.tensor([[2, 1], [4, 3], [8, 8], [7, 6], [3, 2]]), torch.zeros(5))
+    video_of_clip = torch.tensor([0, 0, 1, 1, 2, 2])
+    by_video = meter.mean_by_video(video_of_clip, torch.tensor([2, 0, 1]))
+    assert by_video.tolist() == [[3.0, 2.0], [3.0, 2.0], [7.5, 7.0]]
+    # A video without a recorded view has no B' (NaN), not a made-up one.
+    meter = ATFRStatsMeter(num_clips=2, num_pathways=1)
+    meter.update(torch.tensor([0]), torch.tensor([[5]]), torch.zeros(1))
+    result = meter.mean_by_video(torch.tensor([0, 1]), torch.tensor([0, 1]))
+    assert result[0, 0] == 5.0 and torch.isnan(result[1, 0])

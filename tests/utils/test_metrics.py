@@ -54,3 +54,19 @@ def test_mismatched_or_empty_inputs_are_refused(shapes):
 def test_bad_level_is_refused():
     with pytest.raises(ValueError, match="level"):
         paired_top1_gap(torch.rand(3, 2), torch.rand(3, 2), torch.zeros(3).long(), level=1.5)
+
+
+def test_several_pairs_average_per_video_and_resample_videos_with_all_their_pairs():
+    labels = torch.tensor([0, 1, 2, 0])
+    # Seed 1: b gains video 2; seed 2: b loses video 0. Per video the mean difference is
+    # -50, 0, +50, 0 points, so the mean is 0 and a resample can only move whole videos.
+    a = torch.stack([_scores([0, 1, 0, 1]), _scores([0, 1, 2, 1])])
+    b = torch.stack([_scores([0, 1, 2, 1]), _scores([1, 1, 2, 1])])
+    result = paired_top1_gap(a, b, labels, resamples=4000)
+    assert result["gap"] == 0.0 and result["pairs"] == 2 and result["videos"] == 4
+    assert result["resolution"] == pytest.approx(12.5)
+    assert -50.0 <= result["low"] < 0.0 < result["high"] <= 50.0
+    # One pair given as [1, V, K] is the plain comparison.
+    assert paired_top1_gap(a[:1], b[:1], labels) == paired_top1_gap(a[0], b[0], labels)
+    with pytest.raises(ValueError, match="same videos"):
+        paired_top1_gap(a, b[:1], labels)
