@@ -9,6 +9,7 @@ out-of-memory killer's SIGKILL, a crash) is reported with the videos it was load
 
 import itertools
 import signal
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -62,6 +63,8 @@ class EpochRandomSampler(RandomSampler):
 _MAX_RECORDED = 512
 # Seconds between checks that the workers are alive while the main process waits for a batch.
 _WORKER_CHECK_S = 0.5
+# How long a failed batch transfer waits for its worker's death to show.
+_TRANSIT_DEATH_WAIT_S = 5.0
 # What to do about a worker killed by these signals; others mean a crash while loading.
 _SIGNAL_ADVICE = {
     signal.SIGKILL: "SIGKILL is what the out-of-memory killer sends: lower DATA_LOADER.NUM_WORKERS "
@@ -148,13 +151,27 @@ class _ReportingIter(_MultiProcessingDataLoaderIter):
     def _next_data(self):
         try:
             return super()._next_data()
-        except RuntimeError as e:
-            dead = [(k, w) for k, w in enumerate(self._workers)
-                    if not w.is_alive() and w.exitcode not in (0, None)]
+        except (RuntimeError, OSError, EOFError) as e:
+            # A worker that dies while its finished batch is still in the queue breaks the
+            # transfer of that batch's shared memory (ConnectionResetError, EOFError), maybe
+            # before its death can be seen: give its exit time to be seen.
+            in_transit = not isinstance(e, RuntimeError)
+            dead = self._dead_workers(_TRANSIT_DEATH_WAIT_S if in_transit else 0.0)
             if not dead:
                 raise
             raise WorkerDiedError(" ".join(_death_report(k, w, self._in_flight[k], self._dataset)
                                            for k, w in dead)) from e
+
+    def _dead_workers(self, wait_s: float) -> list:
+        """[(worker id, process)] of the workers that ended with an error, waiting up to
+        `wait_s` for one."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            dead = [(k, w) for k, w in enumerate(self._workers)
+                    if not w.is_alive() and w.exitcode not in (0, None)]
+            if dead or time.monotonic() >= deadline:
+                return dead
+            time.sleep(0.02)
 
 
 class ReportingDataLoader(DataLoader):
