@@ -554,11 +554,13 @@ def seed_summary(runs_by_seed: Dict[str, Dict[str, Dict[str, Any]]],
                  dataset: str) -> Dict[str, Any]:
     """Each seed's checks (`targets` of its baseline and ATFR runs) and their mean, with the
     paired interval of the mean top-1 difference (`pooled_top1_gap_interval`)."""
-    per_seed = {seed: {**targets({"baseline": runs["baseline"], "atfr": runs["atfr"]}, dataset),
-                       "baseline_top1": runs["baseline"]["top1"], "atfr_top1": runs["atfr"]["top1"],
-                       **{key: runs["atfr"][key] for key in ("mean_bprime_by_motion",)
-                          if runs["atfr"].get(key)}}
-                for seed, runs in runs_by_seed.items()}
+    per_seed = {}
+    for seed, runs in runs_by_seed.items():
+        checks = targets({"baseline": runs["baseline"], "atfr": runs["atfr"]}, dataset)
+        checks.update(baseline_top1=runs["baseline"]["top1"], atfr_top1=runs["atfr"]["top1"])
+        if runs["atfr"].get("mean_bprime_by_motion"):
+            checks["mean_bprime_by_motion"] = runs["atfr"]["mean_bprime_by_motion"]
+        per_seed[seed] = checks
     mean: Dict[str, Any] = {}
     for key in ("top1_gap_points", "gflops_reduction_pct", "static_mean_bprime",
                 "fast_motion_mean_bprime"):
@@ -603,11 +605,8 @@ def _paired_predictions(baseline: Dict[str, Any], atfr: Dict[str, Any]) -> Optio
 
 def top1_gap_interval(baseline: Dict[str, Any], atfr: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """ATFR's top-1 minus the baseline's with a paired bootstrap 95% interval over the test
-    videos; None when a run saved no predictions."""
-    from slowfast_atfr.utils.metrics import paired_top1_gap
-
-    pair = _paired_predictions(baseline, atfr)
-    return None if pair is None else paired_top1_gap(*pair)
+    videos (one pair of `pooled_top1_gap_interval`); None when a run saved no predictions."""
+    return pooled_top1_gap_interval([(baseline, atfr)])
 
 
 def pooled_top1_gap_interval(pairs: List[Tuple[Dict[str, Any], Dict[str, Any]]],
