@@ -23,8 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from slowfast_atfr.models.sgs import SGS  # noqa: E402
-from slowfast_atfr.utils.benchmark import time_alternately  # noqa: E402
+from slowfast_atfr.engine.benchmark import time_alternately  # noqa: E402
+from slowfast_atfr.models.atfr.sgs import SGS  # noqa: E402
 
 # X3D-S stages after the stem: (output width, depth, spatial stride of the first block).
 _X3D_S_STAGES = (

@@ -3,7 +3,7 @@
 For each model the ATFR config and its twin without ATFR (same weights for the shared layers)
 run the trainer's own training step (`engine.train_step.TrainStep`: forward under
 TRAIN.MIXED_PRECISION's autocast, loss, scaled backward, the config's gradient clipping and
-optimizer) on the same batch, timed alternately (`utils.benchmark.time_alternately`). It prints
+optimizer) on the same batch, timed alternately (`engine.benchmark.time_alternately`). It prints
 
 (a) flop_ratio: forward GFLOPs of the baseline's batch / ATFR's, ATFR's the sum over clips of
     `CostTable.gflops(B')` (conv + linear, the papers' count);
@@ -21,7 +21,7 @@ optimizer) on the same batch, timed alternately (`utils.benchmark.time_alternate
 B' is set, not learned: an untrained sampler's B' says nothing about a trained one's. The
 SGS layer runs as in training (f_s, binning, merging, their backward), but its similarity
 values are a fixed pattern that gives clip i exactly B'_i bins
-(`utils.benchmark.FixedLengthMeasure`; f_s's output stays in the graph with weight 0).
+(`engine.benchmark.FixedLengthMeasure`; f_s's output stays in the graph with weight 0).
 Default mixes, batch 8: the demo 3DResNet-18 at 80 px, T = 16 at the sampler,
 B' = 3 4 4 5 5 6 7 8 (mean 5.25; an 8-epoch demo checkpoint kept 5.3 on average, 2 to 10 per
 clip); X3D-S at 112 px, T = 13, B' = 3 4 5 6 6 7 7 8 (mean 5.75, i.e. the paper's 43% fewer
@@ -46,16 +46,16 @@ sys.path.insert(0, ROOT)
 import torch  # noqa: E402
 
 from slowfast_atfr.config.defaults import assert_and_infer_cfg  # noqa: E402
-from slowfast_atfr.engine.train_step import TrainStep  # noqa: E402
-from slowfast_atfr.models import build_model  # noqa: E402
-from slowfast_atfr.utils.benchmark import (  # noqa: E402
+from slowfast_atfr.config.parser import load_config, parse_args  # noqa: E402
+from slowfast_atfr.engine.benchmark import (  # noqa: E402
     fix_sampler_lengths,
     peak_memory_mib,
     time_alternately,
 )
+from slowfast_atfr.engine.train_step import TrainStep  # noqa: E402
+from slowfast_atfr.models import build_model  # noqa: E402
+from slowfast_atfr.models.cost import CostTable  # noqa: E402
 from slowfast_atfr.utils.cpu_allocator import retain_freed_memory  # noqa: E402
-from slowfast_atfr.utils.flops import CostTable  # noqa: E402
-from slowfast_atfr.utils.parser import load_config, parse_args  # noqa: E402
 
 MODELS: Dict[str, Dict[str, Any]] = {
     "demo": {"name": "3DResNet-18 (demo)", "config": "configs/Demo/RESNET3D18_ATFR.yaml",

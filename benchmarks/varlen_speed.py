@@ -20,7 +20,7 @@ sampled clips, run as ATFR.EVAL_BATCHING says: `--batching grouped|packed|padded
 what the variable-length handling controls: on CPU the stem and res2 (depthwise convs, batch
 norm at high resolution) take a larger share of the time than of the FLOPs, which lowers the
 whole-model quotient. The two models and the two layer stacks are timed alternately by the
-timing core of tools/benchmark_net.py (`utils.benchmark.time_alternately`).
+timing core of tools/benchmark_net.py (`engine.benchmark.time_alternately`).
 Both models are timed after `optimize_for_inference` (BatchNorm folded into the
 convolutions, channels-last tensors, every convolution through oneDNN with its ReLU fused),
 the CPU deployment form; --no-optimize times them as built. The timing runs inside
@@ -31,7 +31,7 @@ sampler (forward hooks, a separate pass) and prints the convolutions' GMAC/s: wh
 fixed stages spend the time that lowers the ceiling.
 An untrained SGS gives B' from its random similarity network; --measure and --bins
 (ATFR.NUM_BINS_TEST) change how many frames it keeps, to show how time follows B'; --lengths
-sets B' per clip instead (`utils.benchmark.FixedLengthMeasure`).
+sets B' per clip instead (`engine.benchmark.FixedLengthMeasure`).
 Last line: one JSON object.
 
     python benchmarks/varlen_speed.py [--config configs/Kinetics/X3D_S_ATFR.yaml] [--size 160]
@@ -55,12 +55,12 @@ sys.path.insert(0, ROOT)
 import torch  # noqa: E402
 
 from slowfast_atfr.config.defaults import assert_and_infer_cfg  # noqa: E402
+from slowfast_atfr.config.parser import load_config, parse_args  # noqa: E402
+from slowfast_atfr.engine.benchmark import fix_sampler_lengths, time_alternately  # noqa: E402
 from slowfast_atfr.models import build_model, varlen  # noqa: E402
+from slowfast_atfr.models.cost import CostTable  # noqa: E402
 from slowfast_atfr.models.inference_rewrite import optimize_for_inference  # noqa: E402
-from slowfast_atfr.utils.benchmark import fix_sampler_lengths, time_alternately  # noqa: E402
 from slowfast_atfr.utils.cpu_allocator import retain_freed_memory  # noqa: E402
-from slowfast_atfr.utils.flops import CostTable  # noqa: E402
-from slowfast_atfr.utils.parser import load_config, parse_args  # noqa: E402
 
 
 def _models(args: argparse.Namespace) -> Tuple[torch.nn.Module, torch.nn.Module]:

@@ -22,8 +22,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from slowfast_atfr.config.defaults import assert_and_infer_cfg  # noqa: E402
-from slowfast_atfr.utils.benchmark import run_benchmark  # noqa: E402
-from slowfast_atfr.utils.parser import load_config, parse_args  # noqa: E402
+from slowfast_atfr.config.parser import load_config, parse_args  # noqa: E402
+from slowfast_atfr.engine.benchmark import run_benchmark  # noqa: E402
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ import sys
 # Run from a clean checkout without installing the package.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from slowfast_atfr.config.parser import parse_args  # noqa: E402
 from slowfast_atfr.engine.launch import run_net  # noqa: E402
-from slowfast_atfr.utils.parser import parse_args  # noqa: E402
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from slowfast_atfr.config.defaults import assert_and_infer_cfg  # noqa: E402
-from slowfast_atfr.utils.parser import load_config  # noqa: E402
+from slowfast_atfr.config.parser import load_config  # noqa: E402
 from slowfast_atfr.visualization.report import plot_runs, plot_summary  # noqa: E402
 from slowfast_atfr.visualization.sgs_maps import render_sgs_figure  # noqa: E402
 

@@ -320,7 +320,7 @@ def run_digest(config: str, opts: List[str]) -> str:
     example the block-4 recipe after the default one) instead of being trained again.
     """
     from slowfast_atfr.config.defaults import get_cfg
-    from slowfast_atfr.utils.parser import load_config
+    from slowfast_atfr.config.parser import load_config
 
     cfg = load_config(argparse.Namespace(opts=opts), config)
     if not cfg.ATFR.ENABLED:
@@ -410,7 +410,7 @@ def common_opts(args: argparse.Namespace) -> List[str]:
 
 
 def last_checkpoint(output_dir: str) -> str:
-    from slowfast_atfr.utils.checkpoint import get_last_checkpoint
+    from slowfast_atfr.checkpoint import get_last_checkpoint
 
     path = get_last_checkpoint(output_dir)
     if path is None:
@@ -505,8 +505,8 @@ def sgs_figures(args: argparse.Namespace, atfr: Dict[str, Any], plots_dir: str) 
     """Fig. A.5 for the first test clip of the static and of the fast-motion class (the
     static and the fast motion level on the Kinetics-like miniature)."""
     from slowfast_atfr.config.defaults import assert_and_infer_cfg
+    from slowfast_atfr.config.parser import load_config
     from slowfast_atfr.datasets import build_dataset
-    from slowfast_atfr.utils.parser import load_config
     from slowfast_atfr.visualization.sgs_maps import render_sgs_figure
 
     opts = common_opts(args) + ["TEST.CHECKPOINT_FILE_PATH", last_checkpoint(atfr["output_dir"])]
@@ -617,7 +617,7 @@ def pooled_top1_gap_interval(pairs: List[Tuple[Dict[str, Any], Dict[str, Any]]],
     another set of seeds would give. None when a run saved no predictions."""
     import torch
 
-    from slowfast_atfr.utils.metrics import paired_top1_gap
+    from slowfast_atfr.evaluation.metrics import paired_top1_gap
 
     loaded = [_paired_predictions(baseline, atfr) for baseline, atfr in pairs]
     if not loaded or any(p is None for p in loaded):
@@ -781,7 +781,7 @@ def summary_tables(summary: Dict[str, Any]) -> str:
 
 def clip_geometry(args: argparse.Namespace) -> Tuple[int, int]:
     """(DATA.NUM_FRAMES, DATA.SAMPLING_RATE) the runs train with."""
-    from slowfast_atfr.utils.parser import load_config
+    from slowfast_atfr.config.parser import load_config
 
     cfg = load_config(argparse.Namespace(opts=common_opts(args)), args.config)
     return cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
 
 from fvcore.common.config import CfgNode
 
-from slowfast_atfr.config import pyslowfast
+from slowfast_atfr.config import choices, pyslowfast
 from slowfast_atfr.config.domains import (
     COUNT,
     DROP_RATE,
@@ -45,10 +45,8 @@ def _per_stage(item: Domain) -> ListOf:
     return ListOf(ListOf(item, length=(1, None)), length=(4, 4))
 
 
-_STAGES = ("stem", "res2", "res3", "res4")
 # The clips per video that TEST.NUM_ENSEMBLE_VIEWS -1 tests with, one test each (PySlowFast).
 ENSEMBLE_VIEWS_SWEEP = (1, 3, 5, 7, 10)
-_LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
 
 # The domain of every config key that holds numbers, plus the string choices and the
 # PySlowFast keys without effect. tests/config/test_domains.py fails when a numeric key of
@@ -57,6 +55,7 @@ DOMAINS: Dict[str, Domain] = {
     "BN.NUM_BATCHES_PRECISE": COUNT,
     "BN.WEIGHT_DECAY": NON_NEGATIVE,
     "BN.NUM_SPLITS": POSITIVE_INT,
+    "BN.NORM_TYPE": OneOf(choices.NORM_TYPES),
     "BN.NUM_SYNC_DEVICES": _NOT_READ,
     "TRAIN.BATCH_SIZE": POSITIVE_INT,
     "TRAIN.EVAL_PERIOD": COUNT,
@@ -93,22 +92,22 @@ DOMAINS: Dict[str, Domain] = {
     "MODEL.HEAD_ACT": Only("softmax", "sigmoid heads are for multi-label data sets "
                                       "(Charades), which are not supported"),
     "MODEL.ACT_CHECKPOINT": Only(False, "activation checkpointing is not implemented"),
-    "MODEL.EVAL_OUTPUT": OneOf(("logits", "probabilities")),
+    "MODEL.EVAL_OUTPUT": OneOf(choices.EVAL_OUTPUTS),
     "SLOWFAST.BETA_INV": POSITIVE_INT,
     "SLOWFAST.ALPHA": POSITIVE_INT,
     "SLOWFAST.FUSION_CONV_CHANNEL_RATIO": POSITIVE_INT,
     "SLOWFAST.FUSION_KERNEL_SZ": POSITIVE_INT,
-    "ATFR.STAGE": OneOf(_STAGES),
+    "ATFR.STAGE": OneOf(choices.SAMPLER_STAGES),
     "ATFR.NUM_BINS_TRAIN": ListOf(Int(low=1, sentinel=(-1, "= T, or the block length"))),
     "ATFR.NUM_BINS_TEST": ListOf(Int(low=1, sentinel=(-1, "= ATFR.NUM_BINS_TRAIN"))),
     "ATFR.BLOCK_LENGTH": ListOf(COUNT),
     "ATFR.EMBED_DIM": POSITIVE_INT,
-    "ATFR.KERNEL": OneOf(("linear", "kronecker")),
-    "ATFR.MEASURE": OneOf(("magnitude", "angular", "spherical", "mean_distance")),
+    "ATFR.KERNEL": OneOf(choices.SGS_KERNELS),
+    "ATFR.MEASURE": OneOf(choices.SIMILARITY_MEASURES),
     "ATFR.MULTI_BINS": ListOf(POSITIVE_INT),
-    "ATFR.SIMILARITY_NET": OneOf(("conv", "mlp_bn")),
-    "ATFR.TRAIN_BATCHING": OneOf(("packed", "padded")),
-    "ATFR.EVAL_BATCHING": OneOf(("grouped", "packed", "padded")),
+    "ATFR.SIMILARITY_NET": OneOf(choices.SIMILARITY_NETS),
+    "ATFR.TRAIN_BATCHING": OneOf(choices.TRAIN_BATCHINGS),
+    "ATFR.EVAL_BATCHING": OneOf(choices.EVAL_BATCHINGS),
     "DATA.SPLIT": OneOf((1, 2, 3)),
     "DATA.NUM_FRAMES": POSITIVE_INT,
     "DATA.SAMPLING_RATE": POSITIVE_INT,
@@ -122,13 +121,15 @@ DOMAINS: Dict[str, Domain] = {
     "DATA.TRAIN_JITTER_ASPECT_RELATIVE": ListOf(POSITIVE, length=(0, 2), ascending=True),
     "DATA.TRAIN_CROP_SIZE": POSITIVE_INT,
     "DATA.TEST_CROP_SIZE": POSITIVE_INT,
+    "DATA.ENSEMBLE_METHOD": OneOf(choices.ENSEMBLE_METHODS),
     "DATA.DECODING_BACKEND": OneOf(("pyav", "torchvision")),
     "DATA.DECODING_SHORT_SIZE": POSITIVE_INT,
     "DATA.DECODER_THREADS": COUNT,
     "DATA.MAX_DECODE_RETRIES": COUNT,
     "DATA.MULTI_LABEL": Only(False, "multi-label data sets are not supported"),
     "SOLVER.BASE_LR": NON_NEGATIVE,
-    "SOLVER.LR_POLICY": OneOf(_LR_POLICIES),
+    "SOLVER.LR_POLICY": OneOf(choices.LR_POLICIES),
+    "SOLVER.OPTIMIZING_METHOD": OneOf(choices.OPTIMIZING_METHODS),
     "SOLVER.COSINE_END_LR": NON_NEGATIVE,
     "SOLVER.GAMMA": SHRINK_FACTOR,
     "SOLVER.STEP_SIZE": _NOT_READ,

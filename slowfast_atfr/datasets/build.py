@@ -2,9 +2,8 @@
 
 import functools
 
-from fvcore.common.registry import Registry
-
 from slowfast_atfr.utils import logging
+from slowfast_atfr.utils.registry import Registry
 
 logger = logging.get_logger(__name__)
 

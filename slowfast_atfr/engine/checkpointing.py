@@ -1,4 +1,4 @@
-"""The train loop's use of `slowfast_atfr.utils.checkpoint`: save, resume, reload.
+"""The train loop's use of `slowfast_atfr.checkpoint`: save, resume, reload.
 
 Only rank 0 writes; every rank waits for the file, then all ranks read the same file.
 Files hold the plain BatchNorm layout, so they load into a model of any BN.NORM_TYPE
@@ -9,9 +9,9 @@ and the hooks' state.
 
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
-from slowfast_atfr.utils import bn_helper, env, logging
-from slowfast_atfr.utils import checkpoint as cu
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.utils import distributed as du
+from slowfast_atfr.utils import env, logging
 
 if TYPE_CHECKING:
     from slowfast_atfr.engine.trainer import Trainer
@@ -57,7 +57,7 @@ def save(trainer: "Trainer", epoch: int, iterations_done: Optional[int] = None) 
     """
     cfg = trainer.cfg
     path = cu.save_checkpoint(
-        cfg.OUTPUT_DIR, bn_helper.NormalBNView(trainer.model), trainer.optimizer,
+        cfg.OUTPUT_DIR, trainer.model, trainer.optimizer,
         epoch, cfg, scaler=trainer.scaler, iteration=iterations_done,
         extra={"train_loop": _loop_state(trainer)},
     )
@@ -67,45 +67,13 @@ def save(trainer: "Trainer", epoch: int, iterations_done: Optional[int] = None) 
     return path
 
 
-def load_into(trainer: "Trainer", path: str) -> dict:
-    """Load model (any BN layout), optimizer and scaler state of `path` into the trainer."""
-    checkpoint = cu.read_checkpoint(path, origin=cu.FROM_RESUME)
-    state = bn_helper.to_model_bn_state(cu.convert_names(checkpoint, caffe2=False),
-                                        trainer.model)
-    if not cu.load_state(trainer.model, state, partial=False, source=path,
-                         origin=cu.FROM_RESUME):
-        # Only a baseline's checkpoint lacks the sampler: another model's run folder.
-        raise ValueError(
-            f"Cannot resume from {path}: it has no ATFR sampler parameters (a run without "
-            "ATFR wrote it), so OUTPUT_DIR holds another model's checkpoints. Use a new "
-            "OUTPUT_DIR, or TRAIN.AUTO_RESUME False with TRAIN.CHECKPOINT_FILE_PATH to "
-            "initialise from it."
-        )
-    if checkpoint.get("optimizer_state"):
-        cu.load_optimizer_state(trainer.optimizer, checkpoint["optimizer_state"], path)
-    if checkpoint.get("scaler_state"):
-        trainer.scaler.load_state_dict(checkpoint["scaler_state"])
-    return {"epoch": int(checkpoint.get("epoch", -1)),
-            "iteration": int(checkpoint.get("iteration", 0)),
-            "train_loop": checkpoint.get("train_loop")}
-
-
 def resume(trainer: "Trainer") -> Tuple[int, int]:
-    """(start epoch, start iteration inside it): AUTO_RESUME from OUTPUT_DIR's newest
-    readable checkpoint (possibly mid-epoch), else TRAIN.CHECKPOINT_FILE_PATH, else scratch."""
-    cfg = trainer.cfg
-    if du.is_master_proc():
-        cu.remove_stale_temp_files(cfg.OUTPUT_DIR)
-    if cfg.TRAIN.AUTO_RESUME and cu.has_checkpoint(cfg.OUTPUT_DIR):
-        # The newest readable one: a damaged or non-finite file is skipped with a warning,
-        # and kept.
-        path, info = cu.load_newest_readable(cfg.OUTPUT_DIR, lambda p: load_into(trainer, p))
-        start_epoch, start_iter = info["epoch"] + 1, info["iteration"]
-        trainer.pending_loop_state = info["train_loop"]
-        logger.info("Resumed from %s at epoch %d, iteration %d.", path, start_epoch + 1,
-                    start_iter)
-        return start_epoch, start_iter
-    start = cu.load_train_state(cfg, trainer.model, trainer.optimizer, trainer.scaler)
+    """(start epoch, start iteration inside it), in `cu.load_train_state`'s order; the loop
+    state saved with a resumed checkpoint waits in `trainer.pending_loop_state`."""
+    if du.is_master_proc():  # this run holds the OUTPUT_DIR lock: no other writer
+        cu.remove_stale_temp_files(trainer.cfg.OUTPUT_DIR)
+    start = cu.load_train_state(trainer.cfg, trainer.model, trainer.optimizer, trainer.scaler)
+    trainer.pending_loop_state = start.train_loop
     return start.start_epoch, start.start_iter
 
 
@@ -113,5 +81,5 @@ def reload_last(trainer: "Trainer") -> None:
     """Load the last checkpoint of OUTPUT_DIR into the rebuilt model (multigrid shape change)."""
     path = cu.get_last_checkpoint(trainer.cfg.OUTPUT_DIR)
     if path is not None:
-        load_into(trainer, path)
+        cu.load_run_checkpoint(path, trainer.model, trainer.optimizer, trainer.scaler)
         logger.info("Reloaded %s after the shape change.", path)

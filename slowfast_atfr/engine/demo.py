@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.datasets import transform as T
 from slowfast_atfr.datasets.stream import (
     FrameStream,
@@ -34,7 +35,6 @@ from slowfast_atfr.engine.evaluator import class_names
 from slowfast_atfr.engine.setup import default_setup
 from slowfast_atfr.models import build_model
 from slowfast_atfr.models.build import eval_probabilities
-from slowfast_atfr.utils import checkpoint as cu
 from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils import logging, misc
 from slowfast_atfr.utils.progress import track

@@ -8,20 +8,22 @@ from typing import Any, Dict, List, Optional
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.config.checks import RESULTS_EXTENSIONS
 from slowfast_atfr.datasets import loader as data_loader
 from slowfast_atfr.datasets.lists import check_class_count, read_text
 from slowfast_atfr.engine.setup import default_setup
+from slowfast_atfr.evaluation import atfr_meter
+from slowfast_atfr.evaluation.atfr_meter import ATFRStatsMeter
+from slowfast_atfr.evaluation.meters import build_tensorboard_writer
+from slowfast_atfr.evaluation.view_ensemble import TestMeter
 from slowfast_atfr.models import build_model
 from slowfast_atfr.models.build import eval_probabilities
+from slowfast_atfr.models.cost import CostTable
 from slowfast_atfr.models.inference_rewrite import optimize_for_inference
-from slowfast_atfr.utils import atfr_meter, logging, misc
-from slowfast_atfr.utils import checkpoint as cu
 from slowfast_atfr.utils import distributed as du
-from slowfast_atfr.utils.atfr_meter import ATFRStatsMeter
-from slowfast_atfr.utils.meters import build_tensorboard_writer
+from slowfast_atfr.utils import logging, misc
 from slowfast_atfr.utils.progress import IterationClock, eta_text, track
-from slowfast_atfr.utils.test_meter import TestMeter
 
 logger = logging.get_logger(__name__)
 
@@ -150,8 +152,6 @@ def _cost_stats(cfg: CfgNode, model: torch.nn.Module, shapes: List[List[int]],
                 stats_meter: Optional[ATFRStatsMeter]) -> Dict[str, Any]:
     """Mean GFLOPs (and B' statistics) of the test clips, from the per-length cost table;
     written for ATFR models, with T per pathway at the sampler ("full_lengths")."""
-    from slowfast_atfr.utils.flops import CostTable
-
     table = CostTable(model, shapes, conv_linear_only=True)
     baseline = table.baseline_gflops()
     if stats_meter is None:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from slowfast_atfr.datasets import loader as data_loader
 from slowfast_atfr.engine import checkpointing
-from slowfast_atfr.models.optimizer import get_epoch_lr, set_lr
-from slowfast_atfr.utils import bn_helper, logging, misc
+from slowfast_atfr.engine.precise_bn import compute_precise_bn_stats
+from slowfast_atfr.solver.optimizer import get_epoch_lr, set_lr
 from slowfast_atfr.utils import distributed as du
+from slowfast_atfr.utils import logging, misc
 
 if TYPE_CHECKING:
     from slowfast_atfr.engine.trainer import Trainer
@@ -82,7 +83,7 @@ class PreciseBN(HookBase):
         data_loader.shuffle_dataset(loader, t.epoch)
         num_iters = min(cfg.BN.NUM_BATCHES_PRECISE, len(loader))
         logger.info("Precise BN: recomputing statistics on %d batches.", num_iters)
-        bn_helper.compute_precise_bn_stats(t.model, loader, num_iters, t.device)
+        compute_precise_bn_stats(t.model, loader, num_iters, t.device)
 
 
 class PeriodicCheckpointer(HookBase):

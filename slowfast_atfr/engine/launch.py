@@ -13,7 +13,12 @@ import torch
 import torch.multiprocessing as mp
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.config.defaults import assert_and_infer_cfg
+from slowfast_atfr.config.parser import load_config
+from slowfast_atfr.engine.demo import run_demo
+from slowfast_atfr.engine.evaluator import test
 from slowfast_atfr.engine.preemption import TrainingInterrupted, forwarding_to
+from slowfast_atfr.engine.trainer import train
 from slowfast_atfr.utils import distributed as du
 from slowfast_atfr.utils.run_lock import output_dir_lock
 
@@ -127,12 +132,6 @@ def run_net(args: argparse.Namespace, jobs: Sequence[str] = ("train", "test", "d
     checkpoint and log line) exits with the shell's code for that signal (143, 130), so a
     scheduler sees the job unfinished; rerunning resumes it.
     """
-    from slowfast_atfr.config.defaults import assert_and_infer_cfg
-    from slowfast_atfr.engine.demo import run_demo
-    from slowfast_atfr.engine.evaluator import test
-    from slowfast_atfr.engine.trainer import train
-    from slowfast_atfr.utils.parser import load_config
-
     for path in args.cfg_files:
         cfg = assert_and_infer_cfg(load_config(args, path))
         if "train" in jobs and cfg.TRAIN.ENABLE:

@@ -3,7 +3,7 @@
 `TrainStep` holds the model, optimizer, grad scaler and loss of a run and does forward
 (under autocast when TRAIN.MIXED_PRECISION), loss, backward (scaled), gradient clipping
 (SOLVER.CLIP_GRAD_*) and the optimizer step. `Trainer.run_step` adds metrics, the finite-loss
-check and the meters between `forward` and `update`; `utils.benchmark` and
+check and the meters between `forward` and `update`; `engine.benchmark` and
 `benchmarks/train_speed.py` call it whole.
 """
 
@@ -14,7 +14,7 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowfast_atfr.models.losses import get_loss_func
-from slowfast_atfr.models.optimizer import construct_optimizer
+from slowfast_atfr.solver.optimizer import construct_optimizer
 from slowfast_atfr.utils import distributed as du
 
 

@@ -11,18 +11,19 @@ from typing import List, Optional
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.datasets import loader as data_loader
 from slowfast_atfr.engine import checkpointing, hooks
+from slowfast_atfr.engine.multigrid import MultigridSchedule
 from slowfast_atfr.engine.preemption import StopSignals, TrainingInterrupted
 from slowfast_atfr.engine.setup import default_setup
 from slowfast_atfr.engine.train_step import TrainStep
-from slowfast_atfr.models import build_model
-from slowfast_atfr.utils import bn_helper, env, logging, metrics, misc
-from slowfast_atfr.utils import checkpoint as cu
+from slowfast_atfr.evaluation import metrics
+from slowfast_atfr.evaluation.meters import EpochMeter, build_tensorboard_writer
+from slowfast_atfr.models import bn_layout, build_model
+from slowfast_atfr.models.cost import params_count
 from slowfast_atfr.utils import distributed as du
-from slowfast_atfr.utils.flops import params_count
-from slowfast_atfr.utils.meters import EpochMeter, build_tensorboard_writer
-from slowfast_atfr.utils.multigrid import MultigridSchedule
+from slowfast_atfr.utils import env, logging, misc
 from slowfast_atfr.utils.progress import track
 
 logger = logging.get_logger(__name__)
@@ -233,7 +234,7 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self) -> dict:
         """Top-1/top-5 error (and mean B') on the validation split; logs val json_stats."""
-        bn_helper.aggregate_sub_bn_stats(self.model)
+        bn_layout.aggregate_sub_bn_stats(self.model)
         self.model.eval()
         self.val_meter.reset()
         bad_videos: List[str] = []
@@ -267,7 +268,7 @@ class Trainer:
         """Training mode, with BatchNorm statistics fixed under MODEL.FROZEN_BN."""
         self.model.train()
         if self.cfg.MODEL.FROZEN_BN:
-            bn_helper.freeze_bn_statistics(self.model)
+            bn_layout.freeze_bn_statistics(self.model)
 
 
 def train(cfg: CfgNode) -> None:

@@ -1,7 +1,8 @@
 """MODEL_REGISTRY and `build_model`."""
 
 import torch
-from fvcore.common.registry import Registry
+
+from slowfast_atfr.utils.registry import Registry
 
 MODEL_REGISTRY = Registry("MODEL")
 MODEL_REGISTRY.__doc__ = """

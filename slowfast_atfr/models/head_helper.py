@@ -1,6 +1,6 @@
 """Classification heads; they return logits (softmax belongs to the test loop)."""
 
-from typing import List
+from typing import List, Sequence
 
 import torch
 import torch.nn as nn
@@ -21,13 +21,19 @@ class MaskedAvgPool3d(nn.Module):
 class ResNetBasicHead(nn.Module):
     """Per-pathway global average pool, concatenation, dropout, linear `projection`.
 
-    PySlowFast's names: `pathway{p}_avgpool`, `dropout`, `projection`.
+    PySlowFast's names: `pathway{p}_avgpool`, `dropout`, `projection`. Input i is pathway
+    `pathways[i]`: its pool is named after that pathway, whose valid frames it averages.
     """
 
-    def __init__(self, *, dim_in: List[int], num_classes: int, dropout_rate: float = 0.0):
+    def __init__(self, *, dim_in: List[int], pathways: Sequence[int], num_classes: int,
+                 dropout_rate: float = 0.0):
         super().__init__()
+        if len(pathways) != len(dim_in):
+            raise ValueError(f"ResNetBasicHead needs one pathway index per input; got "
+                             f"pathways={list(pathways)} for dim_in={list(dim_in)}.")
         self.num_pathways = len(dim_in)
-        for p in range(self.num_pathways):
+        self.pathways = list(pathways)
+        for p in self.pathways:
             self.add_module(f"pathway{p}_avgpool", MaskedAvgPool3d())
         if dropout_rate > 0.0:
             self.dropout = nn.Dropout(dropout_rate)
@@ -38,7 +44,7 @@ class ResNetBasicHead(nn.Module):
         if len(inputs) != self.num_pathways:
             raise ValueError(f"ResNetBasicHead expects {self.num_pathways} pathway tensors; "
                              f"got {len(inputs)}.")
-        pooled = [getattr(self, f"pathway{p}_avgpool")(x) for p, x in enumerate(inputs)]
+        pooled = [getattr(self, f"pathway{p}_avgpool")(x) for p, x in zip(self.pathways, inputs)]
         x = torch.cat(pooled, dim=1).flatten(1)
         if hasattr(self, "dropout"):
             x = self.dropout(x)

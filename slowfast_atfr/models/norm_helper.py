@@ -11,10 +11,9 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from slowfast_atfr.config.choices import NORM_TYPES
 from slowfast_atfr.models import varlen
 from slowfast_atfr.models.varlen import VarLenBatchNorm3d
-
-_NORM_TYPES = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
 
 
 class SubBatchNorm3d(nn.Module):
@@ -45,9 +44,10 @@ class SubBatchNorm3d(nn.Module):
             return
         means = self.split_bn.running_mean.view(self.num_splits, -1)
         variances = self.split_bn.running_var.view(self.num_splits, -1)
-        mean = means.mean(0)
+        # Equal parts: each split counts once, its variance is its M2 per element.
+        count, mean, m2 = varlen.combine_moments(torch.ones_like(means), means, variances)
         self.bn.running_mean.copy_(mean)
-        self.bn.running_var.copy_(variances.mean(0) + (means - mean).pow(2).mean(0))
+        self.bn.running_var.copy_(m2 / count)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [N, C, T, H, W] (or a varlen batch of N clips) with N divisible by num_splits
@@ -98,4 +98,4 @@ def get_norm(name: str = "batchnorm", *, num_splits: int = 1) -> Callable[..., n
         return partial(SubBatchNorm3d, num_splits=num_splits)
     if name == "sync_batchnorm":
         return SyncBatchNorm3d
-    raise ValueError(f"BN.NORM_TYPE={name!r} is not valid; expected one of {list(_NORM_TYPES)}.")
+    raise ValueError(f"BN.NORM_TYPE={name!r} is not valid; expected one of {list(NORM_TYPES)}.")

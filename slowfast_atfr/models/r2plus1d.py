@@ -8,8 +8,8 @@ temporal strides (1, 1, 2, 2), widths 64 / 256 / 512 / 1024 / 2048 at
 RESNET.WIDTH_PER_GROUP 64, and a global average pool + linear head. The stages are a
 `ResStage` with `trans_func_name="r2plus1d_transform"`, so parameter names follow the
 ResNet family (s1.pathway0_stem.conv, s2.pathway0_res0.branch2.b_t, head.projection).
-RESNET.SPATIAL_STRIDES, RESNET.NUM_BLOCK_TEMP_KERNEL and RESNET.TRANS_FUNC are not read: the
-table below and the (2+1)D transform are the architecture.
+RESNET.SPATIAL_STRIDES, RESNET.NUM_BLOCK_TEMP_KERNEL, RESNET.TRANS_FUNC and RESNET.STRIDE_1X1
+have no effect: the table below and the (2+1)D transform are the architecture.
 """
 
 from typing import Callable
@@ -22,11 +22,11 @@ from slowfast_atfr.models.resnet import (
     _STAGE_WIDTHS,
     ResNet,
     finish_model,
-    norm_from_cfg,
+    shared_kwargs,
     stage_depths,
 )
-from slowfast_atfr.models.resnet_helper import Stride, register_transform, split_stride
-from slowfast_atfr.models.stem_helper import ResNetBasicStem, register_stem
+from slowfast_atfr.models.resnet_helper import TRANSFORM_REGISTRY, Stride, split_stride
+from slowfast_atfr.models.stem_helper import STEM_REGISTRY, ResNetBasicStem
 
 # Stages of R(2+1)D (pytorchvideo create_r2plus1d), before RESNET.DEPTH picks the blocks.
 _STAGES = {
@@ -40,7 +40,7 @@ _STAGES = {
 _STEM_TEMPORAL_KERNEL = 1
 
 
-@register_stem("r2plus1d_stem")
+@STEM_REGISTRY.register_as("r2plus1d_stem")
 class R2plus1DStem(ResNetBasicStem):
     """conv -> bn -> relu, no pooling (the first stage strides instead)."""
 
@@ -48,7 +48,7 @@ class R2plus1DStem(ResNetBasicStem):
         super().__init__(pool=False, **kwargs)
 
 
-@register_transform("r2plus1d_transform")
+@TRANSFORM_REGISTRY.register_as("r2plus1d_transform")
 class R2plus1DTransform(nn.Module):
     """(2+1)D bottleneck: a 1x1x1 -> b 1x3x3 (spatial stride) -> b_t Tx1x1 (temporal
     stride) -> c 1x1x1, each conv followed by BN (and ReLU except after c_bn)."""
@@ -97,7 +97,7 @@ def r2plus1d_kwargs(cfg) -> dict:
     inner_base = cfg.RESNET.NUM_GROUPS * width
     depths = stage_depths(cfg.RESNET.DEPTH)
     return dict(
-        num_classes=cfg.MODEL.NUM_CLASSES,
+        shared_kwargs(cfg),
         dim_in=cfg.DATA.INPUT_CHANNEL_NUM[0],
         stem_dim=width,
         stem_kernel=[_STEM_TEMPORAL_KERNEL, 7, 7],
@@ -109,10 +109,6 @@ def r2plus1d_kwargs(cfg) -> dict:
         strides=[(t, s) for t, s, _ in _STAGES.values()],
         dilations=[row[0] for row in cfg.RESNET.SPATIAL_DILATIONS],
         trans_func_name="r2plus1d_transform",
-        num_groups=cfg.RESNET.NUM_GROUPS,
-        inplace_relu=cfg.RESNET.INPLACE_RELU,
-        norm_module=norm_from_cfg(cfg),
-        dropout_rate=cfg.MODEL.DROPOUT_RATE,
     )
 
 
@@ -123,4 +119,4 @@ def build_r2plus1d(cfg) -> ResNet:
     return model
 
 
-MODEL_REGISTRY._do_register("R2plus1D", build_r2plus1d)
+MODEL_REGISTRY.register_as("R2plus1D")(build_r2plus1d)

@@ -171,7 +171,7 @@ class ResNet(VideoModel):
                 self.pathway0_pool = nn.MaxPool3d(kernel_size=list(pool1),
                                                   stride=list(pool1), padding=0)
             self.stage_dims[name] = dim = out
-        self.head = ResNetBasicHead(dim_in=[dim], num_classes=num_classes,
+        self.head = ResNetBasicHead(dim_in=[dim], pathways=[0], num_classes=num_classes,
                                     dropout_rate=dropout_rate)
 
     def _res2(self, xs: List[torch.Tensor]) -> List[torch.Tensor]:
@@ -182,9 +182,18 @@ class ResNet(VideoModel):
                 ("res4", self.s4), ("res5", self.s5), ("head", self.head)]
 
 
-def norm_from_cfg(cfg) -> Callable[..., nn.Module]:
-    """The BN.* norm constructor."""
-    return get_norm(cfg.BN.NORM_TYPE, num_splits=cfg.BN.NUM_SPLITS)
+def shared_kwargs(cfg) -> dict:
+    """The constructor arguments every family reads from the config alike (MODEL, RESNET,
+    BN); each family's `*_kwargs` adds its own."""
+    return dict(
+        num_classes=cfg.MODEL.NUM_CLASSES,
+        trans_func_name=cfg.RESNET.TRANS_FUNC,
+        num_groups=cfg.RESNET.NUM_GROUPS,
+        stride_1x1=cfg.RESNET.STRIDE_1X1,
+        inplace_relu=cfg.RESNET.INPLACE_RELU,
+        norm_module=get_norm(cfg.BN.NORM_TYPE, num_splits=cfg.BN.NUM_SPLITS),
+        dropout_rate=cfg.MODEL.DROPOUT_RATE,
+    )
 
 
 def resnet_kwargs(cfg) -> dict:
@@ -199,7 +208,7 @@ def resnet_kwargs(cfg) -> dict:
     inner_base = cfg.RESNET.NUM_GROUPS * width
     table = _STAGE_WIDTHS["resnet3d" if arch == "resnet3d" else "standard"]
     return dict(
-        num_classes=cfg.MODEL.NUM_CLASSES,
+        shared_kwargs(cfg),
         dim_in=cfg.DATA.INPUT_CHANNEL_NUM[0],
         stem_dim=width,
         stem_kernel=[kernels[0][0][0], 7, 7],
@@ -214,12 +223,6 @@ def resnet_kwargs(cfg) -> dict:
         nonlocal_pool=[row[0] for row in cfg.NONLOCAL.POOL],
         instantiation=cfg.NONLOCAL.INSTANTIATION,
         pool1=_POOL1[arch][0],
-        trans_func_name=cfg.RESNET.TRANS_FUNC,
-        num_groups=cfg.RESNET.NUM_GROUPS,
-        stride_1x1=cfg.RESNET.STRIDE_1X1,
-        inplace_relu=cfg.RESNET.INPLACE_RELU,
-        norm_module=norm_from_cfg(cfg),
-        dropout_rate=cfg.MODEL.DROPOUT_RATE,
     )
 
 
@@ -251,5 +254,5 @@ def build_resnet_nopool(cfg) -> ResNet:
     return model
 
 
-MODEL_REGISTRY._do_register("ResNet", build_resnet)
-MODEL_REGISTRY._do_register("ResNet_nopool", build_resnet_nopool)
+MODEL_REGISTRY.register_as("ResNet")(build_resnet)
+MODEL_REGISTRY.register_as("ResNet_nopool")(build_resnet_nopool)

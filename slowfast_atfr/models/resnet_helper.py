@@ -12,7 +12,7 @@ Contract of `ResStage` (PySlowFast-compatible names and arguments):
 * Holds blocks `pathway{p}_res{i}` (a `ResBlock`: `branch1`/`branch1_bn` projection when
   the shape changes, `branch2` transform, `relu`) and optional `pathway{p}_nonlocal{i}`.
 * The transform is looked up by its RESNET.TRANS_FUNC name in `TRANSFORM_REGISTRY`
-  (register with `@register_transform("x3d_transform")`) and built as
+  (register with `@TRANSFORM_REGISTRY.register_as("x3d_transform")`) and built as
   `cls(dim_in=, dim_out=, temp_kernel_size=, stride=, dim_inner=, num_groups=, stride_1x1=,
   inplace_relu=, dilation=, norm_module=, block_idx=, drop_connect_rate=)`; its forward
   maps [N, C_in, T, H, W] to [N, C_out, T', H', W'].
@@ -23,11 +23,11 @@ from typing import Callable, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from fvcore.common.registry import Registry
 
 from slowfast_atfr.models import varlen
 from slowfast_atfr.models.nonlocal_helper import Nonlocal
 from slowfast_atfr.models.operators import drop_path
+from slowfast_atfr.utils.registry import Registry
 
 TRANSFORM_REGISTRY = Registry("TRANSFORM")
 TRANSFORM_REGISTRY.__doc__ = """
@@ -49,16 +49,6 @@ def split_stride(stride: Stride) -> Tuple[int, int]:
     return int(stride[0]), int(stride[1])
 
 
-def register_transform(name: str) -> Callable[[type], type]:
-    """Class decorator registering a transform under its RESNET.TRANS_FUNC value `name`."""
-
-    def decorate(cls: type) -> type:
-        TRANSFORM_REGISTRY._do_register(name, cls)
-        return cls
-
-    return decorate
-
-
 def get_trans_func(name: str) -> Callable[..., nn.Module]:
     """The transform registered as `name` (RESNET.TRANS_FUNC)."""
     if name not in TRANSFORM_REGISTRY:
@@ -67,7 +57,7 @@ def get_trans_func(name: str) -> Callable[..., nn.Module]:
     return TRANSFORM_REGISTRY.get(name)
 
 
-@register_transform("basic_transform")
+@TRANSFORM_REGISTRY.register_as("basic_transform")
 class BasicTransform(nn.Module):
     """Tx3x3 then 1x3x3 conv (ResNet-18/34 style): a -> a_bn -> relu -> b -> b_bn."""
 
@@ -93,7 +83,7 @@ class BasicTransform(nn.Module):
         return self.b_bn(self.b(x))
 
 
-@register_transform("bottleneck_transform")
+@TRANSFORM_REGISTRY.register_as("bottleneck_transform")
 class BottleneckTransform(nn.Module):
     """Tx1x1, 1x3x3, 1x1x1 convs: a -> a_bn -> relu -> b -> b_bn -> relu -> c -> c_bn.
 

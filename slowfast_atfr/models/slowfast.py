@@ -20,7 +20,7 @@ from slowfast_atfr.models.resnet import (
     _STAGE_WIDTHS,
     STAGE_NAMES,
     finish_model,
-    norm_from_cfg,
+    shared_kwargs,
     stage_depths,
     temporal_kernels,
 )
@@ -29,19 +29,35 @@ from slowfast_atfr.models.stem_helper import VideoModelStem
 from slowfast_atfr.models.varlen import VarLenBatchNorm3d
 from slowfast_atfr.models.video_model import Step, VideoModel
 
+# Pathway indices of the inputs (DATA.INPUT_CHANNEL_NUM and ATFR.PATHWAYS order).
+_SLOW, _FAST = 0, 1
+# What follows each stage s1 (stem) .. s5, in network order (PySlowFast's SlowFast; the
+# lateral connections are the SlowFast paper's, Sec. 3.4).
+_STAGES = {
+    # name: (fast -> slow fusion `s{k}_fuse` after it, `pathway{p}_pool` after it)
+    "stem": (True, False),
+    "res2": (True, True),
+    "res3": (True, False),
+    "res4": (True, False),
+    "res5": (False, False),
+}
+
 
 class FuseFastToSlow(nn.Module):
-    """Lateral connection: [slow, fast] -> [cat(slow, relu(bn(conv_f2s(fast)))), fast].
+    """Lateral connection: slow <- cat(slow, relu(bn(conv_f2s(fast)))), fast unchanged.
 
     conv_f2s is a [fusion_kernel, 1, 1] conv with temporal stride alpha. Inside a varlen
     lengths context it runs as part of the fast pathway, and the shorter tensor is
-    zero-padded in time before the concatenation.
+    zero-padded in time before the concatenation. `slow_pathway` and `fast_pathway` index
+    the two pathways in the list it maps.
     """
 
     def __init__(self, *, dim_in: int, fusion_conv_channel_ratio: int, fusion_kernel: int,
-                 alpha: int, eps: float = 1e-5, bn_mmt: float = 0.1, inplace_relu: bool = True,
+                 alpha: int, slow_pathway: int, fast_pathway: int, eps: float = 1e-5,
+                 bn_mmt: float = 0.1, inplace_relu: bool = True,
                  norm_module: Callable[..., nn.Module] = nn.BatchNorm3d):
         super().__init__()
+        self.slow_pathway, self.fast_pathway = slow_pathway, fast_pathway
         self.conv_f2s = nn.Conv3d(dim_in, dim_in * fusion_conv_channel_ratio,
                                   kernel_size=[fusion_kernel, 1, 1], stride=[alpha, 1, 1],
                                   padding=[fusion_kernel // 2, 0, 0], bias=False)
@@ -50,17 +66,20 @@ class FuseFastToSlow(nn.Module):
         self.relu = nn.ReLU(inplace=inplace_relu)
 
     def forward(self, x: List[torch.Tensor]) -> List[torch.Tensor]:
-        """[slow [N, C_s, T_s, H, W], fast [N, C_f, T_f, H, W]] -> [slow', fast]."""
+        """slow [N, C_s, T_s, H, W] and fast [N, C_f, T_f, H, W] -> slow' and fast."""
         if len(x) != 2:
             raise ValueError(f"FuseFastToSlow expects [slow, fast]; got {len(x)} tensors.")
-        x_s, x_f = x
-        with varlen.pathway_scope(1):
-            fuse = self.relu(self.bn(self.conv_f2s(x_f)))
-        return [varlen.concat_padded(x_s, fuse, slow_pathway=0, fused_pathway=1), x_f]
+        with varlen.pathway_scope(self.fast_pathway):
+            fuse = self.relu(self.bn(self.conv_f2s(x[self.fast_pathway])))
+        out = list(x)
+        out[self.slow_pathway] = varlen.concat_padded(
+            x[self.slow_pathway], fuse, slow_pathway=self.slow_pathway,
+            fused_pathway=self.fast_pathway)
+        return out
 
 
 class SlowFast(VideoModel):
-    """Two pathways: s1 -> fuse -> s2 -> fuse -> pool -> s3 -> fuse -> s4 -> fuse -> s5 -> head.
+    """Two pathways: s1 .. s5 with what `_STAGES` puts after each, then the head.
 
     Args:
         num_classes: logits per clip.
@@ -97,16 +116,23 @@ class SlowFast(VideoModel):
                                  kernel=kernel, stride=[[1, 2, 2]] * 2,
                                  padding=[[k[0] // 2, 3, 3] for k in kernel],
                                  inplace_relu=inplace_relu, norm_module=norm_module)
+        self.stage_dims: Dict[str, List[int]] = {}
 
-        def fuse(dim_fast: int) -> FuseFastToSlow:
-            return FuseFastToSlow(dim_in=dim_fast,
-                                  fusion_conv_channel_ratio=fusion_conv_channel_ratio,
-                                  fusion_kernel=fusion_kernel, alpha=alpha,
-                                  inplace_relu=inplace_relu, norm_module=norm_module)
+        def follow(index: int, name: str, dim: int) -> None:
+            """What `_STAGES` puts after s{index}, whose slow output has `dim` channels."""
+            fuses, pools = _STAGES[name]
+            if fuses:
+                self.add_module(f"s{index}_fuse", FuseFastToSlow(
+                    dim_in=dim // beta_inv, fusion_conv_channel_ratio=fusion_conv_channel_ratio,
+                    fusion_kernel=fusion_kernel, alpha=alpha, slow_pathway=_SLOW,
+                    fast_pathway=_FAST, inplace_relu=inplace_relu, norm_module=norm_module))
+                self.stage_dims[name] = [dim + dim // out_dim_ratio, dim // beta_inv]
+            if pools:
+                for p in (_SLOW, _FAST):
+                    self.add_module(f"pathway{p}_pool", nn.MaxPool3d(
+                        kernel_size=list(pool1[p]), stride=list(pool1[p]), padding=0))
 
-        self.s1_fuse = fuse(width // beta_inv)
-        self.stage_dims: Dict[str, List[int]] = {
-            "stem": [width + width // out_dim_ratio, width // beta_inv]}
+        follow(1, "stem", width)
         dim = width
         for k, name in enumerate(STAGE_NAMES):
             inner, out = _STAGE_WIDTHS["standard"][k]
@@ -123,34 +149,29 @@ class SlowFast(VideoModel):
                 stride_1x1=stride_1x1, inplace_relu=inplace_relu, norm_module=norm_module,
             )
             self.add_module(f"s{k + 2}", stage)
+            follow(k + 2, name, out)
             dim = out
-            if name != "res5":
-                self.add_module(f"s{k + 2}_fuse", fuse(out // beta_inv))
-                self.stage_dims[name] = [out + out // out_dim_ratio, out // beta_inv]
-            if name == "res2":
-                for p in range(2):
-                    self.add_module(f"pathway{p}_pool", nn.MaxPool3d(
-                        kernel_size=list(pool1[p]), stride=list(pool1[p]), padding=0))
-        self.head = ResNetBasicHead(dim_in=[dim, dim // beta_inv], num_classes=num_classes,
-                                    dropout_rate=dropout_rate)
+        self.head = ResNetBasicHead(dim_in=[dim, dim // beta_inv], pathways=[_SLOW, _FAST],
+                                    num_classes=num_classes, dropout_rate=dropout_rate)
 
-    def _stage(self, index: int) -> Step:
-        """Stage s{index} followed by its fusion (and, after res2, the pathway pools)."""
+    def _stage(self, index: int, name: str) -> Step:
+        """Stage s{index} followed by what `_STAGES` puts after it."""
+        fuses, pools = _STAGES[name]
 
         def step(xs: List[torch.Tensor]) -> List[torch.Tensor]:
             xs = getattr(self, f"s{index}")(xs)
-            if index < 5:
+            if fuses:
                 xs = getattr(self, f"s{index}_fuse")(xs)
-            if index == 2:
+            if pools:
                 xs = [getattr(self, f"pathway{p}_pool")(x) for p, x in enumerate(xs)]
             return xs
 
         return step
 
     def stage_steps(self) -> List[Tuple[str, Step]]:
-        stem = self._stage(1)
-        stages = [(name, self._stage(k + 2)) for k, name in enumerate(STAGE_NAMES)]
-        return [("stem", stem)] + stages + [("head", self.head)]
+        stages = [(name, self._stage(index, name))
+                  for index, name in enumerate(_STAGES, start=1)]
+        return stages + [("head", self.head)]
 
 
 def slowfast_kwargs(cfg) -> dict:
@@ -160,7 +181,7 @@ def slowfast_kwargs(cfg) -> dict:
                          "MODEL.ARCH 'slowfast'.")
     width = cfg.RESNET.WIDTH_PER_GROUP
     return dict(
-        num_classes=cfg.MODEL.NUM_CLASSES,
+        shared_kwargs(cfg),
         dim_in=list(cfg.DATA.INPUT_CHANNEL_NUM),
         width=width,
         inner_width=cfg.RESNET.NUM_GROUPS * width,
@@ -178,12 +199,6 @@ def slowfast_kwargs(cfg) -> dict:
         nonlocal_pool=cfg.NONLOCAL.POOL,
         instantiation=cfg.NONLOCAL.INSTANTIATION,
         pool1=_POOL1["slowfast"],
-        trans_func_name=cfg.RESNET.TRANS_FUNC,
-        num_groups=cfg.RESNET.NUM_GROUPS,
-        stride_1x1=cfg.RESNET.STRIDE_1X1,
-        inplace_relu=cfg.RESNET.INPLACE_RELU,
-        norm_module=norm_from_cfg(cfg),
-        dropout_rate=cfg.MODEL.DROPOUT_RATE,
     )
 
 
@@ -194,4 +209,4 @@ def build_slowfast(cfg) -> SlowFast:
     return model
 
 
-MODEL_REGISTRY._do_register("SlowFast", build_slowfast)
+MODEL_REGISTRY.register_as("SlowFast")(build_slowfast)

@@ -10,7 +10,8 @@ from typing import Callable, List, Sequence
 
 import torch
 import torch.nn as nn
-from fvcore.common.registry import Registry
+
+from slowfast_atfr.utils.registry import Registry
 
 STEM_REGISTRY = Registry("STEM")
 STEM_REGISTRY.__doc__ = """
@@ -18,17 +19,7 @@ Registry of per-pathway stems; forward maps [N, C_in, T, H, W] to [N, C_out, T',
 """
 
 
-def register_stem(name: str) -> Callable[[type], type]:
-    """Class decorator registering a stem under `name` (e.g. "x3d_stem")."""
-
-    def decorate(cls: type) -> type:
-        STEM_REGISTRY._do_register(name, cls)
-        return cls
-
-    return decorate
-
-
-@register_stem("basic_stem")
+@STEM_REGISTRY.register_as("basic_stem")
 class ResNetBasicStem(nn.Module):
     """conv (kernel, stride, padding) -> bn -> relu -> 1x3x3 max pool, spatial stride 2
     (the pool is left out with `pool=False`)."""

@@ -10,10 +10,9 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from slowfast_atfr.config.choices import SAMPLER_STAGES
 from slowfast_atfr.models import varlen
-
-# The stage names a sampler can follow (ATFR.STAGE), in network order.
-SAMPLER_STAGES = ("stem", "res2", "res3", "res4")
+from slowfast_atfr.models.atfr.samplers import SamplerOutput
 
 Step = Callable[[List[torch.Tensor]], object]
 
@@ -21,9 +20,9 @@ Step = Callable[[List[torch.Tensor]], object]
 class PassThrough(nn.Module):
     """Sampler slot of a pathway without sampler: keeps every frame."""
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> SamplerOutput:
         lengths = torch.full((x.shape[0],), x.shape[2], dtype=torch.int64, device=x.device)
-        return x, lengths
+        return SamplerOutput.whole_clip(x, lengths)
 
 
 class VideoModel(nn.Module):
@@ -113,14 +112,10 @@ class VideoModel(nn.Module):
 
     def sample(self, xs: List[torch.Tensor]) -> Tuple[List[torch.Tensor], torch.Tensor]:
         """Run each pathway's sampler -> (padded tensors, lengths int64 [N, P])."""
-        outs, lengths = zip(*(sampler(x) for sampler, x in zip(self.sampler, xs)))
+        outs, lengths, block_lengths = zip(*(sampler(x) for sampler, x in zip(self.sampler, xs)))
         if self.relu_after_sampler:
             outs = [torch.relu(out) for out in outs]
-        self.temporal_block_lengths = [
-            length[:, None] if getattr(sampler, "block_lengths", None) is None
-            else sampler.block_lengths
-            for sampler, length in zip(self.sampler, lengths)
-        ]
+        self.temporal_block_lengths = list(block_lengths)
         return list(outs), torch.stack(lengths, dim=1)
 
     def _check_inputs(self, xs: List[torch.Tensor]) -> None:
@@ -157,7 +152,7 @@ def attach_atfr(model: VideoModel, cfg, dims: Sequence[int]) -> None:
     """
     if not cfg.ATFR.ENABLED:
         return
-    from slowfast_atfr.models.sgs import build_sampler
+    from slowfast_atfr.models.atfr.sgs import build_sampler
 
     samplers = [
         build_sampler(cfg, pathway, dim) if cfg.ATFR.PATHWAYS[pathway] else None

@@ -10,12 +10,13 @@ from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch.nn as nn
 
+from slowfast_atfr.config.choices import SAMPLER_STAGES
 from slowfast_atfr.models import varlen
 from slowfast_atfr.models.build import MODEL_REGISTRY
-from slowfast_atfr.models.resnet import finish_model, norm_from_cfg
+from slowfast_atfr.models.resnet import finish_model, shared_kwargs
 from slowfast_atfr.models.resnet_helper import ResStage
 from slowfast_atfr.models.stem_helper import VideoModelStem
-from slowfast_atfr.models.video_model import SAMPLER_STAGES, Step, VideoModel
+from slowfast_atfr.models.video_model import Step, VideoModel
 from slowfast_atfr.models.x3d_helper import X3DHead, round_width
 
 # Stem (conv1): 1x3x3 spatial conv then 5x1x1 depthwise temporal conv (X3D paper, Table 1).
@@ -122,7 +123,8 @@ class X3D(VideoModel):
 
 
 def x3d_kwargs(cfg) -> dict:
-    """The X3D constructor's keyword arguments from the config (the only place reading it).
+    """The X3D constructor's keyword arguments from the config (with `shared_kwargs`, the
+    only place reading it).
 
     Raises:
         ValueError: when MODEL.ARCH is not "x3d" or the input has more than one pathway.
@@ -133,7 +135,7 @@ def x3d_kwargs(cfg) -> dict:
         raise ValueError("X3D has one pathway: DATA.INPUT_CHANNEL_NUM must have one entry; "
                          f"got {list(cfg.DATA.INPUT_CHANNEL_NUM)}.")
     return dict(
-        num_classes=cfg.MODEL.NUM_CLASSES,
+        shared_kwargs(cfg),
         dim_in=cfg.DATA.INPUT_CHANNEL_NUM[0],
         dim_c1=cfg.X3D.DIM_C1,
         width_factor=cfg.X3D.WIDTH_FACTOR,
@@ -142,14 +144,8 @@ def x3d_kwargs(cfg) -> dict:
         dim_c5=cfg.X3D.DIM_C5,
         scale_res2=cfg.X3D.SCALE_RES2,
         channelwise=cfg.X3D.CHANNELWISE_3x3x3,
-        num_groups=cfg.RESNET.NUM_GROUPS,
         bn_lin5=cfg.X3D.BN_LIN5,
-        dropout_rate=cfg.MODEL.DROPOUT_RATE,
         drop_connect_rate=cfg.MODEL.DROPCONNECT_RATE,
-        stride_1x1=cfg.RESNET.STRIDE_1X1,
-        inplace_relu=cfg.RESNET.INPLACE_RELU,
-        norm_module=norm_from_cfg(cfg),
-        trans_func_name=cfg.RESNET.TRANS_FUNC,
         dilations=[d[0] for d in cfg.RESNET.SPATIAL_DILATIONS],
     )
 
@@ -161,4 +157,4 @@ def build_x3d(cfg) -> X3D:
     return model
 
 
-MODEL_REGISTRY._do_register("X3D", build_x3d)
+MODEL_REGISTRY.register_as("X3D")(build_x3d)

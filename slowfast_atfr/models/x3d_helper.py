@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 
 from slowfast_atfr.models import varlen
-from slowfast_atfr.models.resnet_helper import Stride, register_transform, split_stride
-from slowfast_atfr.models.stem_helper import register_stem
+from slowfast_atfr.models.resnet_helper import TRANSFORM_REGISTRY, Stride, split_stride
+from slowfast_atfr.models.stem_helper import STEM_REGISTRY
 
 NormModule = Callable[..., nn.Module]
 
@@ -35,7 +35,7 @@ def round_width(width: float, multiplier: float, min_width: int = 1, divisor: in
     return int(rounded)
 
 
-@register_stem("x3d_stem")
+@STEM_REGISTRY.register_as("x3d_stem")
 class X3DStem(nn.Module):
     """Spatial 1x3x3 conv, then depthwise temporal Tx1x1 conv, BN, ReLU (no pooling).
 
@@ -89,7 +89,7 @@ class SE(nn.Module):
         return x * varlen.broadcast_per_clip(scale, x)
 
 
-@register_transform("x3d_transform")
+@TRANSFORM_REGISTRY.register_as("x3d_transform")
 class X3DTransform(nn.Module):
     """X3D bottleneck: 1x1x1, BN, ReLU; Tx3x3 depthwise, BN, [SE], Swish; 1x1x1, BN.
 

@@ -75,3 +75,13 @@ def num_pathways(cfg: CfgNode) -> int:
 def bad_videos_of(meta: Dict[str, Any]) -> List[str]:
     """The bad video paths a loader batch reports (empty when the data set has none)."""
     return list(meta.get("bad_videos", [])) if isinstance(meta, dict) else []
+
+
+def spread_indices(count: int, total: int) -> List[int]:
+    """`count` indices spread evenly over range(total), first and last included (all of them
+    when total <= count). Integer arithmetic: a tie rounds up on every machine."""
+    if total <= count:
+        return list(range(total))
+    if count == 1:
+        return [0]
+    return [(2 * i * (total - 1) + count - 1) // (2 * (count - 1)) for i in range(count)]

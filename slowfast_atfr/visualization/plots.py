@@ -20,6 +20,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
+from slowfast_atfr.utils.misc import spread_indices
+
 DPI = 100
 
 
@@ -221,13 +223,6 @@ def _family_pairs(points: Sequence[Mapping[str, Any]]) -> List[tuple]:
     return pairs
 
 
-def _spread(count: int, total: int) -> List[int]:
-    """`count` indices spread evenly over range(total) (all of them when total <= count)."""
-    if total <= count:
-        return list(range(total))
-    return [int(round(i)) for i in np.linspace(0, total - 1, count)]
-
-
 def _to_image(x: torch.Tensor) -> np.ndarray:
     x = x.detach().float().cpu()
     lo, hi = float(x.min()), float(x.max())
@@ -264,7 +259,7 @@ def plot_sgs_maps(sgs_in: torch.Tensor, sgs_out: torch.Tensor, path: str,
                          f"{num_frames}, sgs_in {tuple(sgs_in.shape)}, sgs_out "
                          f"{tuple(sgs_out.shape)}; each must be >= 1.")
     channels = min(num_channels, sgs_in.shape[0])
-    in_steps = _spread(num_frames, sgs_in.shape[1])
+    in_steps = spread_indices(num_frames, sgs_in.shape[1])
     maps_in = sgs_in[:channels, in_steps].detach().float().cpu().numpy()
     maps_out = sgs_out[:channels].detach().float().cpu().numpy()
     lo = float(min(maps_in.min(), maps_out.min()))
@@ -279,7 +274,7 @@ def plot_sgs_maps(sgs_in: torch.Tensor, sgs_out: torch.Tensor, path: str,
                             hspace=0.3)
     if frames is not None:
         clip = _to_image(frames)
-        for col, t in enumerate(_spread(num_frames, clip.shape[1])):
+        for col, t in enumerate(spread_indices(num_frames, clip.shape[1])):
             _show(fig.add_subplot(grid[0, col]), clip[:, t].transpose(1, 2, 0), None,
                   f"frame {t}" if col else f"input frame {t}")
     for c in range(channels):

@@ -5,6 +5,9 @@ from typing import List, Tuple
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast_atfr.checkpoint import load_test_checkpoint
+from slowfast_atfr.datasets import build_dataset
+from slowfast_atfr.models import build_model
 from slowfast_atfr.visualization.plots import plot_sgs_maps
 
 
@@ -31,7 +34,7 @@ def capture_sgs_maps(model: torch.nn.Module, inputs: List[torch.Tensor],
     captured = {}
 
     def hook(module: torch.nn.Module, args: tuple, output: tuple) -> None:
-        out, lengths = output
+        out, lengths, _ = output
         captured["in"] = args[0][0].detach().cpu()
         captured["out"] = out[0, :, : int(lengths[0])].detach().cpu()
 
@@ -62,10 +65,6 @@ def render_sgs_figure(cfg: CfgNode, path: str, clip_index: int = 0, pathway: int
     Returns:
         `path`.
     """
-    from slowfast_atfr.datasets import build_dataset
-    from slowfast_atfr.models import build_model
-    from slowfast_atfr.utils.checkpoint import load_test_checkpoint
-
     if not cfg.ATFR.ENABLED:
         raise ValueError("Fig. A.5 needs ATFR.ENABLED True; got False.")
     cfg = cfg.clone()

@@ -3,7 +3,7 @@
 The build test shrinks the input (8 frames of 32 x 32, batch 2) and, for the ResNet
 families, RESNET.WIDTH_PER_GROUP, so that all configs run on CPU in a few minutes; the
 architecture at full size is checked by the GFLOPs and parameter references of
-tests/utils/test_flops.py.
+tests/models/test_cost.py.
 """
 
 import glob
@@ -17,10 +17,10 @@ import yaml
 from fvcore.common.config import CfgNode
 
 from slowfast_atfr.config.defaults import assert_and_infer_cfg
+from slowfast_atfr.config.parser import load_config, parse_args
 from slowfast_atfr.datasets.transform import pack_pathway_output
 from slowfast_atfr.models import MODEL_REGISTRY, build_model
 from slowfast_atfr.utils.misc import num_pathways
-from slowfast_atfr.utils.parser import load_config, parse_args
 
 _ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "configs"))
 _CONFIGS = sorted(

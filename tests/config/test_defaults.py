@@ -8,7 +8,7 @@ import pytest
 
 from slowfast_atfr.config import defaults
 from slowfast_atfr.config.defaults import assert_and_infer_cfg, get_cfg
-from slowfast_atfr.utils.parser import load_config, parse_args
+from slowfast_atfr.config.parser import load_config, parse_args
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "**", "*.yaml"), recursive=True))

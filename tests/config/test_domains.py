@@ -10,8 +10,8 @@ from fvcore.common.config import CfgNode
 from slowfast_atfr.config.checks import DOMAINS, RULES, domain_problems
 from slowfast_atfr.config.defaults import assert_and_infer_cfg, get_cfg
 from slowfast_atfr.config.domains import OneOf
+from slowfast_atfr.config.parser import load_config, parse_args
 from slowfast_atfr.models.resnet import _MODEL_STAGE_DEPTH
-from slowfast_atfr.utils.parser import load_config, parse_args
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "**", "*.yaml"), recursive=True))

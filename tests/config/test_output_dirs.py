@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from slowfast_atfr.utils.parser import load_config, merge_file, parse_args
+from slowfast_atfr.config.parser import load_config, merge_file, parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _CONFIG_ROOT = os.path.join(ROOT, "configs")

@@ -14,10 +14,10 @@ import torch
 import yaml
 
 from slowfast_atfr.config.defaults import assert_and_infer_cfg
+from slowfast_atfr.config.parser import load_config, parse_args
 from slowfast_atfr.config.pyslowfast import feature_of, pyslowfast_only_defaults
 from slowfast_atfr.models import build_model
 from slowfast_atfr.utils.misc import num_pathways
-from slowfast_atfr.utils.parser import load_config, parse_args
 
 with open(os.path.join(os.path.dirname(__file__), "pyslowfast_configs.json")) as _f:
     _UPSTREAM = json.load(_f)

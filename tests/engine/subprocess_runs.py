@@ -8,7 +8,7 @@ import sys
 import torch
 from ports import free_port
 
-from slowfast_atfr.utils import checkpoint as cu
+from slowfast_atfr import checkpoint as cu
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "engine_run.py")

@@ -7,14 +7,14 @@ import pytest
 import torch
 from engine_tiny import tiny_cfg
 
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.datasets import loader as data_loader
 from slowfast_atfr.engine.evaluator import perform_test
 from slowfast_atfr.engine.evaluator import test as run_test
 from slowfast_atfr.engine.trainer import Trainer
+from slowfast_atfr.evaluation.meters import EpochMeter, ScalarMeter
+from slowfast_atfr.evaluation.view_ensemble import TestMeter
 from slowfast_atfr.models import build_model
-from slowfast_atfr.utils import checkpoint as cu
-from slowfast_atfr.utils.meters import EpochMeter, ScalarMeter
-from slowfast_atfr.utils.test_meter import TestMeter
 
 
 def test_a_batch_larger_than_the_data_set_is_refused_not_trained_for_zero_iterations(tmp_path):

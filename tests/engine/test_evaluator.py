@@ -9,7 +9,7 @@ from engine_tiny import tiny_cfg
 
 from slowfast_atfr.engine.evaluator import class_names
 from slowfast_atfr.engine.evaluator import test as run_test
-from slowfast_atfr.utils.flops import CostTable
+from slowfast_atfr.models.cost import CostTable
 from slowfast_atfr.visualization.run_outputs import final_test_stats, read_json_stats
 
 
@@ -158,7 +158,7 @@ def test_pkl_results_are_view_averaged_numpy_that_pickle_loads_without_torch(tmp
 
 def _meter_of_two_videos(ensemble_method):
     """Video 0: views [0.2, 0.8] and [0.6, 0.4]; video 1: one view [0.1, 0.9] seen of two."""
-    from slowfast_atfr.utils.test_meter import TestMeter
+    from slowfast_atfr.evaluation.view_ensemble import TestMeter
 
     meter = TestMeter(4, 2, ensemble_method, num_videos=2)
     probs = torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.1, 0.9]])

@@ -6,10 +6,10 @@ import os
 import pytest
 from engine_tiny import tiny_cfg
 
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.datasets.demo import make_demo_ssv2_dataset
 from slowfast_atfr.engine.evaluator import test as run_test
 from slowfast_atfr.engine.trainer import Trainer
-from slowfast_atfr.utils import checkpoint as cu
 
 
 @pytest.mark.slow

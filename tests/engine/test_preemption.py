@@ -13,8 +13,8 @@ import pytest
 import torch
 from subprocess_runs import command, final_state, json_stats, run, run_env
 
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.datasets.demo import make_demo_dataset
-from slowfast_atfr.utils import checkpoint as cu
 
 
 @pytest.fixture(scope="module")

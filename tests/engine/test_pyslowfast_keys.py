@@ -10,11 +10,11 @@ import torch
 from engine_tiny import tiny_cfg
 from subprocess_runs import json_stats
 
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.config.defaults import assert_and_infer_cfg, get_cfg
 from slowfast_atfr.engine.evaluator import test as run_test
 from slowfast_atfr.engine.trainer import Trainer
 from slowfast_atfr.models import build_model
-from slowfast_atfr.utils import checkpoint as cu
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "models"))
 from tiny_models import tiny_cfg as tiny_model_cfg  # noqa: E402

@@ -10,9 +10,9 @@ from engine_tiny import tiny_cfg
 from ports import free_port
 from subprocess_runs import run_env, torchrun_command
 
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.engine import launch
 from slowfast_atfr.engine.launch import launch_job
-from slowfast_atfr.utils import checkpoint as cu
 from slowfast_atfr.utils import distributed as du
 
 # Initialising the group again for the test job hung in 16 of 30 train+test runs. Each run

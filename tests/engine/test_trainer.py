@@ -7,9 +7,9 @@ import torch
 from engine_tiny import tiny_cfg
 from subprocess_runs import final_state, run
 
+from slowfast_atfr import checkpoint as cu
 from slowfast_atfr.engine.evaluator import test as run_test
 from slowfast_atfr.engine.trainer import Trainer
-from slowfast_atfr.utils import checkpoint as cu
 
 
 @pytest.mark.slow

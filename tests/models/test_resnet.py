@@ -7,8 +7,11 @@ from upstream_keys import upstream_keys
 
 from slowfast_atfr.config.defaults import get_cfg
 from slowfast_atfr.models import build_model
-from slowfast_atfr.models.resnet import ResNet, resnet_kwargs
-from slowfast_atfr.utils.flops import params_count
+from slowfast_atfr.models.cost import params_count
+from slowfast_atfr.models.r2plus1d import r2plus1d_kwargs
+from slowfast_atfr.models.resnet import ResNet, resnet_kwargs, shared_kwargs
+from slowfast_atfr.models.slowfast import slowfast_kwargs
+from slowfast_atfr.models.x3d import x3d_kwargs
 
 
 def _cfg(arch, depth, width=64, classes=400):
@@ -131,3 +134,17 @@ def test_sampler_goes_after_the_configured_stage():
         with torch.no_grad():
             assert model([torch.randn(2, 3, 4, 32, 32)]).shape == (2, 5)
         assert model.temporal_lengths.shape == (2, 1)
+
+
+@pytest.mark.parametrize("kwargs_of, name, variant", [
+    (resnet_kwargs, "ResNet", "resnet3d18"), (x3d_kwargs, "X3D", "xs"),
+    (slowfast_kwargs, "SlowFast", "r18"), (r2plus1d_kwargs, "R2plus1D", "r18"),
+])
+def test_every_family_takes_the_shared_arguments(kwargs_of, name, variant):
+    cfg = tiny_cfg(name, variant, atfr=False)
+    cfg.RESNET.STRIDE_1X1, cfg.RESNET.INPLACE_RELU, cfg.MODEL.DROPOUT_RATE = True, False, 0.3
+    shared = shared_kwargs(cfg)
+    if name == "R2plus1D":  # its transform is the architecture, not RESNET.TRANS_FUNC
+        shared["trans_func_name"] = "r2plus1d_transform"
+    kwargs = kwargs_of(cfg)
+    assert {key: kwargs[key] for key in shared} == shared

@@ -9,7 +9,6 @@ from slowfast_atfr.models.resnet_helper import (
     TRANSFORM_REGISTRY,
     ResStage,
     get_trans_func,
-    register_transform,
     split_stride,
 )
 from slowfast_atfr.models.varlen import VarLenBatchNorm3d
@@ -68,7 +67,7 @@ def test_stride_1x1_moves_the_spatial_stride():
 
 
 def test_registering_a_transform_by_name():
-    @register_transform("test_identity_transform")
+    @TRANSFORM_REGISTRY.register_as("test_identity_transform")
     class Identity(nn.Module):
         def __init__(self, **kwargs):
             super().__init__()

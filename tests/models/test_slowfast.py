@@ -58,10 +58,22 @@ def test_state_dict_keys_are_pyslowfast_keys():
     assert sd["head.projection.weight"].shape == (400, 256 + 32)
 
 
+def test_fusion_reads_the_pathways_at_the_indices_it_is_given():
+    args = dict(dim_in=2, fusion_conv_channel_ratio=2, fusion_kernel=5, alpha=4)
+    fuse = FuseFastToSlow(slow_pathway=0, fast_pathway=1, **args).eval()
+    swapped = FuseFastToSlow(slow_pathway=1, fast_pathway=0, **args).eval()
+    swapped.load_state_dict(fuse.state_dict())
+    slow, fast = torch.randn(2, 3, 2, 4, 4), torch.randn(2, 2, 8, 4, 4)
+    with torch.no_grad():
+        expected, _ = fuse([slow, fast])
+        out_fast, out_slow = swapped([fast, slow])
+    assert out_fast is fast and torch.equal(out_slow, expected)
+
+
 def test_fusion_pads_the_shorter_tensor_like_lone_clips():
     """Padded batch in a lengths context == each clip fused alone (eval BN)."""
     fuse = FuseFastToSlow(dim_in=2, fusion_conv_channel_ratio=2, fusion_kernel=5, alpha=4,
-                          norm_module=VarLenBatchNorm3d)
+                          slow_pathway=0, fast_pathway=1, norm_module=VarLenBatchNorm3d)
     varlen.install_hooks(fuse)
     fuse.bn.running_mean.uniform_()
     fuse.eval()

@@ -10,10 +10,10 @@ from fvcore.nn import FlopCountAnalysis
 
 from slowfast_atfr.config.defaults import get_cfg
 from slowfast_atfr.models import build_model
-from slowfast_atfr.models.samplers import TEMPORAL_SAMPLER_REGISTRY
+from slowfast_atfr.models.atfr.samplers import TEMPORAL_SAMPLER_REGISTRY, SamplerOutput
+from slowfast_atfr.models.cost import params_count
 from slowfast_atfr.models.x3d import X3D, stage_widths
 from slowfast_atfr.models.x3d_helper import X3DHead, round_width
-from slowfast_atfr.utils.flops import params_count
 
 # (WIDTH_FACTOR, DEPTH_FACTOR, frames, crop) of the X3D paper's Table 3 and PySlowFast configs.
 VARIANTS = {
@@ -45,7 +45,7 @@ class _FakeSampler(nn.Module):
         out = torch.zeros_like(x)
         for i in range(x.shape[0]):
             out[i, :, : lengths[i]] = x[i][:, keep[i]] * self.gain
-        return out, lengths.to(torch.int64)
+        return SamplerOutput.whole_clip(out, lengths.to(torch.int64))
 
 
 
@@ -74,7 +74,7 @@ def _build(cfg, seed=0):
     torch.manual_seed(seed)
     if cfg.ATFR.SAMPLER != "X3DTestSampler":
         return build_model(cfg)
-    TEMPORAL_SAMPLER_REGISTRY._do_register("X3DTestSampler", _FakeSampler)
+    TEMPORAL_SAMPLER_REGISTRY.register_as("X3DTestSampler")(_FakeSampler)
     try:
         return build_model(cfg)
     finally:

@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from slowfast_atfr.config.defaults import get_cfg
 from slowfast_atfr.models import build_model
-from slowfast_atfr.models.samplers import TEMPORAL_SAMPLER_REGISTRY
+from slowfast_atfr.models.atfr.samplers import TEMPORAL_SAMPLER_REGISTRY, SamplerOutput
 
 NUM_CLASSES = 5
 CROP = 32
@@ -98,7 +98,7 @@ def build_tiny(cfg) -> nn.Module:
     name = TestDedupSampler.__name__
     if cfg.ATFR.SAMPLER != name:
         return build_model(cfg)
-    TEMPORAL_SAMPLER_REGISTRY._do_register(name, TestDedupSampler)
+    TEMPORAL_SAMPLER_REGISTRY.register_as(name)(TestDedupSampler)
     try:
         return build_model(cfg)
     finally:
@@ -132,7 +132,8 @@ class TestDedupSampler(nn.Module):
         order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)
         out = x.gather(2, order.view(n, 1, t, 1, 1).expand_as(x))
         mask = torch.arange(t).view(1, t) < lengths.view(n, 1)
-        return out * mask.view(n, 1, t, 1, 1).to(x.dtype), lengths.to(torch.int64)
+        return SamplerOutput.whole_clip(out * mask.view(n, 1, t, 1, 1).to(x.dtype),
+                                        lengths.to(torch.int64))
 
 
 @torch.no_grad()

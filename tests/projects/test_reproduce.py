@@ -101,7 +101,7 @@ def test_config_snapshot_follows_the_base_chain(tmp_path, reproduce):
     copy = reproduce.snapshot_config(config, str(tmp_path / "configs"))
     assert sorted(os.listdir(tmp_path / "configs")) == [
         "RESNET3D18.yaml", "RESNET3D18_ATFR.yaml", "RESNET3D18_ATFR_BLOCK4.yaml"]
-    from slowfast_atfr.utils.parser import load_config
+    from slowfast_atfr.config.parser import load_config
 
     cfg = load_config(argparse.Namespace(opts=[]), copy)
     assert list(cfg.ATFR.BLOCK_LENGTH) == [4] and cfg.ATFR.ENABLED
@@ -170,7 +170,7 @@ def test_a_finished_job_is_reused_only_with_the_same_digest(tmp_path, reproduce)
                                       "bins_train", "bins_test", "frames"])
 def test_every_ablation_setting_has_a_paper_row_and_a_valid_config(ablation, reproduce):
     from slowfast_atfr.config.defaults import assert_and_infer_cfg
-    from slowfast_atfr.utils.parser import load_config
+    from slowfast_atfr.config.parser import load_config
 
     assert set(reproduce.ABLATIONS) == set(reproduce.PAPER)
     config = os.path.join(reproduce.ROOT, "configs", "Demo", "RESNET3D18_ATFR.yaml")
@@ -255,7 +255,7 @@ def _save_predictions(folder, correct, bprime=None):
 
 def test_the_mean_over_seeds_gets_one_paired_interval_over_every_seed_and_video(tmp_path,
                                                                                 reproduce):
-    from slowfast_atfr.utils.metrics import paired_top1_gap
+    from slowfast_atfr.evaluation.metrics import paired_top1_gap
 
     seeds = {"main": ([1, 1, 0, 1], [1, 0, 0, 1]), "1": ([1, 1, 1, 0], [1, 1, 1, 1])}
     pairs = [(_save_predictions(tmp_path / s / "b", base), _save_predictions(tmp_path / s / "a",
@@ -354,7 +354,7 @@ def test_kinetics_like_results_are_an_entry_of_the_same_summary(tmp_path, reprod
 
 def test_every_factor_is_one_valid_change_of_the_reference_run(tmp_path, reproduce, monkeypatch):
     from slowfast_atfr.config.defaults import assert_and_infer_cfg
-    from slowfast_atfr.utils.parser import load_config
+    from slowfast_atfr.config.parser import load_config
 
     settings = reproduce.factor_settings(16, None)
     assert settings[0][1] == "atfr"

@@ -24,6 +24,7 @@ exported here. Outside a context (models without a sampler) every helper is a no
 from slowfast_atfr.models.varlen.batchnorm import (
     VarLenBatchNorm3d,
     batch_norm_frames,
+    combine_moments,
     normalise_frames,
     zero_invalid,
 )
@@ -63,7 +64,8 @@ from slowfast_atfr.models.varlen.run import (
 
 __all__ = [
     "RUNS", "ClipLayout", "VarLenBatchNorm3d", "VarLenConv3d", "active_layout",
-    "active_lengths", "add_layout", "batch_norm_frames", "broadcast_per_clip", "concat_padded",
+    "active_lengths", "add_layout", "batch_norm_frames", "broadcast_per_clip", "combine_moments",
+    "concat_padded",
     "install_hooks", "layout_of", "layouts_context", "lengths_context", "masked_mean",
     "normalise_frames", "num_clips", "pack", "packed_temporal_conv", "pathway_scope",
     "recording_padded_parts", "repack", "resampled_lengths", "run_grouped", "run_packed",

@@ -58,11 +58,17 @@ def _all_moments(count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor,
     dist.all_gather(gathered, local, group=process_group)
     stacked = torch.stack(gathered)  # [W, 1 + 2C, G]
     c = mean.shape[0]
-    counts, means, m2s = stacked[:, :1], stacked[:, 1:1 + c], stacked[:, 1 + c:]
+    total, mean, m2 = combine_moments(stacked[:, :1], stacked[:, 1:1 + c], stacked[:, 1 + c:])
+    return total[0], mean, m2
+
+
+def combine_moments(counts: torch.Tensor, means: torch.Tensor,
+                    m2s: torch.Tensor) -> Moments:
+    """(count, mean, M2) of the union of S parts from theirs, stacked along dim 0 (Chan's
+    formula: M2 about the union's mean = the parts' M2 plus their means' spread)."""
     total = counts.sum(0)
     mean = (counts * means).sum(0) / total.clamp(min=1)
-    m2 = (m2s + counts * (means - mean).pow(2)).sum(0)
-    return total[0], mean, m2
+    return total, mean, (m2s + counts * (means - mean).pow(2)).sum(0)
 
 
 class _FrameBatchNorm(torch.autograd.Function):

@@ -134,3 +134,18 @@ def test_fused_batchnorm_keeps_only_its_input_for_backward(module):
             bn(x)
     assert max(saved) == x.numel()
     assert sum(saved) < 1.1 * x.numel(), saved
+
+
+def test_combined_moments_are_those_of_the_union():
+    """Chan's formula over unequal parts equals the moments computed on all values at once."""
+    gen = torch.Generator().manual_seed(0)
+    parts = [torch.randn(3, n, generator=gen, dtype=torch.float64) * (i + 1) + i
+             for i, n in enumerate((5, 1, 9))]
+    counts = torch.tensor([[float(p.shape[1])] for p in parts], dtype=torch.float64)  # [S, 1]
+    means = torch.stack([p.mean(1) for p in parts])  # [S, C]
+    m2s = torch.stack([(p - p.mean(1, keepdim=True)).pow(2).sum(1) for p in parts])
+    count, mean, m2 = varlen.combine_moments(counts, means, m2s)
+    union = torch.cat(parts, dim=1)
+    assert count.tolist() == [15.0]
+    torch.testing.assert_close(mean, union.mean(1))
+    torch.testing.assert_close(m2 / count, union.var(1, correction=0))
