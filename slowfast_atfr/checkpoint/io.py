@@ -196,7 +196,8 @@ def save_checkpoint(
 
     Args:
         path_to_dir: the job folder (cfg.OUTPUT_DIR); files go to its `checkpoints/`.
-        model: plain or DDP-wrapped model (saved without the wrapper's `module.` prefix).
+        model: plain or DDP-wrapped model, saved without the wrapper's `module.` prefix and
+            in the plain BatchNorm layout (`bn_layout.plain_bn_state`).
         optimizer: its state is saved under "optimizer_state" (None saves `{}`).
         epoch: 0-based epoch; finished when `iteration` is None, else the one in progress.
         cfg: the config; its `dump()` is stored under "cfg".
