@@ -31,7 +31,6 @@ class ResNetBasicHead(nn.Module):
         if len(pathways) != len(dim_in):
             raise ValueError(f"ResNetBasicHead needs one pathway index per input; got "
                              f"pathways={list(pathways)} for dim_in={list(dim_in)}.")
-        self.num_pathways = len(dim_in)
         self.pathways = list(pathways)
         for p in self.pathways:
             self.add_module(f"pathway{p}_avgpool", MaskedAvgPool3d())
@@ -41,8 +40,8 @@ class ResNetBasicHead(nn.Module):
 
     def forward(self, inputs: List[torch.Tensor]) -> torch.Tensor:
         """list of [N, C_p, T, H, W] -> logits [N, num_classes]."""
-        if len(inputs) != self.num_pathways:
-            raise ValueError(f"ResNetBasicHead expects {self.num_pathways} pathway tensors; "
+        if len(inputs) != len(self.pathways):
+            raise ValueError(f"ResNetBasicHead expects {len(self.pathways)} pathway tensors; "
                              f"got {len(inputs)}.")
         pooled = [getattr(self, f"pathway{p}_avgpool")(x) for p, x in zip(self.pathways, inputs)]
         x = torch.cat(pooled, dim=1).flatten(1)

@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from slowfast_atfr.config.choices import SAMPLER_STAGES
 from slowfast_atfr.models import varlen
-from slowfast_atfr.models.atfr.samplers import SamplerOutput
+from slowfast_atfr.models.atfr.samplers import SamplerOutput, build_sampler
 
 Step = Callable[[List[torch.Tensor]], object]
 
@@ -152,8 +152,6 @@ def attach_atfr(model: VideoModel, cfg, dims: Sequence[int]) -> None:
     """
     if not cfg.ATFR.ENABLED:
         return
-    from slowfast_atfr.models.atfr.sgs import build_sampler
-
     samplers = [
         build_sampler(cfg, pathway, dim) if cfg.ATFR.PATHWAYS[pathway] else None
         for pathway, dim in enumerate(dims)

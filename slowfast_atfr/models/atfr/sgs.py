@@ -16,12 +16,10 @@ from slowfast_atfr.config.choices import SGS_KERNELS
 from slowfast_atfr.models.atfr.samplers import (
     TEMPORAL_SAMPLER_REGISTRY,
     SamplerOutput,
-    build_sampler,
 )
 from slowfast_atfr.models.atfr.similarity import build_similarity_net, resolve_measure
 
-__all__ = ["BORDER_WEIGHT", "SGS", "build_sampler", "sample_in_blocks",
-           "similarity_guided_sampling"]
+__all__ = ["BORDER_WEIGHT", "SGS", "sample_in_blocks", "similarity_guided_sampling"]
 
 # Linear-kernel weight of a frame on a bin border (delta = 2 b gamma, including delta = 0 and
 # delta = max). Eq. 6 gives such a frame 0 in every bin, so the paper's formula would drop it

@@ -6,8 +6,8 @@ import torch
 import slowfast_atfr.models.atfr.sgs  # noqa: F401  (registers SGS)
 import slowfast_atfr.models.atfr.temporal_attention  # noqa: F401  (registers TemporalAttention)
 from slowfast_atfr.config.defaults import get_cfg
-from slowfast_atfr.models.atfr.samplers import TEMPORAL_SAMPLER_REGISTRY
-from slowfast_atfr.models.atfr.sgs import SGS, build_sampler
+from slowfast_atfr.models.atfr.samplers import TEMPORAL_SAMPLER_REGISTRY, build_sampler
+from slowfast_atfr.models.atfr.sgs import SGS
 from slowfast_atfr.models.atfr.temporal_attention import TemporalAttention
 
 SAMPLERS = sorted(name for name, _ in TEMPORAL_SAMPLER_REGISTRY)
